@@ -1,0 +1,121 @@
+"""``assist replay``, ``assist eval asr`` and ``assist bench asr``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from assist.config import AsrOptions, Settings, VadOptions, get_settings
+
+console = Console()
+err = Console(stderr=True)
+ENGINES = ("hybrid", "vosk", "whisper")
+
+
+def register(sub: argparse._SubParsersAction, groups: dict) -> None:
+    replay = sub.add_parser("replay", help="live transcript of a call recording")
+    replay.add_argument("file", type=Path)
+    replay.add_argument("--realtime", action="store_true", help="pace audio like a live call")
+    replay.add_argument("--json", action="store_true", help="JSON lines instead of the live view")
+    replay.add_argument("--channels", help="speaker per channel, e.g. customer,agent")
+    replay.add_argument("--engine", choices=ENGINES, help="recognition mode (default: config)")
+    replay.add_argument("--call-id", default=None)
+    replay.set_defaults(func=run_replay)
+
+    asr = groups["eval"].add_parser("asr", help="CER/WER of recognition on a manifest (audio,text)")
+    asr.add_argument("manifest", type=Path)
+    asr.add_argument("--engine", choices=ENGINES, default="hybrid")
+    asr.add_argument("--no-vocab", action="store_true", help="switch off domain vocabulary biasing")
+    asr.add_argument("--json", action="store_true")
+    asr.set_defaults(func=run_eval_asr)
+
+    basr = groups["bench"].add_parser("asr", help="RTF, concurrent streams, latency, RSS")
+    basr.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4, 5])
+    basr.add_argument("--seconds", type=float, default=60.0, help="length of each simulated call")
+    basr.add_argument("--engine", choices=ENGINES, nargs="+", default=list(ENGINES))
+    basr.add_argument("--write", action="store_true", help="append the results to docs/RESULTS.md")
+    basr.add_argument("--json", action="store_true")
+    basr.set_defaults(func=run_bench_asr)
+
+
+def _options(settings: Settings, engine: str | None, vocab: bool = True) -> AsrOptions:
+    update = {"vocab_bias": settings.asr.vocab_bias and vocab}
+    if engine:
+        update["mode"] = engine
+    return settings.asr.model_copy(update=update)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from assist.asr import load_engines, transcribe_stream
+    from assist.audio import pace, probe, stream_file
+    from assist.cli.replay_view import LiveTranscript
+
+    settings = get_settings()
+    channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
+    probe(args.file)  # fail on bad input before loading models
+    engines = load_engines(settings, _options(settings, args.engine))
+    call_id = args.call_id or args.file.stem
+    try:
+        chunks = pace(stream_file(args.file, settings.audio, channels), args.realtime)
+        events = transcribe_stream(call_id, chunks, engines)
+        if args.json:
+            for event in events:
+                print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            LiveTranscript(console).show(events)
+    finally:
+        engines.close()
+    return 0
+
+
+def run_eval_asr(args: argparse.Namespace) -> int:
+    from assist.asr import load_engines, transcribe_stream
+    from assist.audio import stream_file
+    from assist.evaluate.asr import read_manifest, score_asr
+
+    settings = get_settings()
+    rows = read_manifest(args.manifest)
+    engines = load_engines(settings, _options(settings, args.engine, vocab=not args.no_vocab))
+
+    def transcribe(path: Path):
+        return transcribe_stream(path.stem, stream_file(path, settings.audio), engines)
+
+    def show(score) -> None:
+        if not args.json:
+            console.print(f"{score.audio}\tCER {score.cer:6.1%}\tWER {score.wer:6.1%}\t{score.hypothesis}")
+
+    try:
+        report = score_asr(rows, args.engine, transcribe, show)
+    finally:
+        engines.close()
+    summary = report.to_dict() | {"vocab_bias": not args.no_vocab}
+    if args.json:
+        for score in report.files:
+            print(json.dumps({"audio": score.audio, "cer": round(score.cer, 4),
+                              "wer": round(score.wer, 4), "hypothesis": score.hypothesis},
+                             ensure_ascii=False))
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        console.print(f"[bold]{args.engine}[/]: {len(report.files)} files, CER {report.cer:.1%}, "
+                      f"WER {report.wer:.1%}, RTF {report.rtf:.3f}")
+    return 0
+
+
+def run_bench_asr(args: argparse.Namespace) -> int:
+    from assist.evaluate.bench_asr import BenchConfig, run_bench
+    from assist.evaluate.results import append_results
+
+    settings = get_settings()
+    config = BenchConfig(engines=tuple(args.engine), calls=tuple(args.calls), seconds=args.seconds)
+    report = run_bench(settings, config, progress=lambda m: err.log(m))
+    console.print(report.markdown())
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    if args.write:
+        path = append_results(settings.root / "docs" / "RESULTS.md", "assist bench asr " +
+                              " ".join(sys.argv[3:]), report.markdown())
+        err.log(f"written to {path}")
+    return 0

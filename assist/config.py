@@ -1,0 +1,174 @@
+"""Settings for every stage in one place: defaults here, then a TOML file, then ASSIST_* env.
+
+The TOML file is ``assist.toml`` in the working directory, or the path in ``ASSIST_CONFIG``.
+Nested env vars use ``__``: ``ASSIST_ASR__MODE=vosk``. Unknown keys are errors, never ignored.
+Relative paths are resolved against ``root`` (default: the working directory).
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "AssistError",
+    "AudioOptions",
+    "VadOptions",
+    "AsrOptions",
+    "NluOptions",
+    "RetrieveOptions",
+    "ServerOptions",
+    "Settings",
+    "get_settings",
+]
+
+Speaker = Literal["customer", "agent"]
+
+
+class AssistError(Exception):
+    """Base of every error the user should see as one clear sentence, not a traceback."""
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AudioOptions(_Options):
+    sample_rate_hz: int = Field(16000, description="Rate every stage after audio works at.")
+    chunk_ms: int = Field(100, ge=10, le=1000, description="Size of streamed chunks.")
+    channel_map: tuple[Speaker, ...] = Field(
+        ("customer", "agent"), description="Speaker of each channel of a stereo recording."
+    )
+    mono_speaker: Speaker = Field("customer", description="Speaker of a mono recording.")
+    max_file_channels: int = Field(2, description="More channels than this need a channel_map.")
+
+    @field_validator("channel_map", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class VadOptions(_Options):
+    enabled: bool = Field(True, description="Gate recognizers with silero VAD (off: all audio).")
+    threshold: float = Field(0.5, description="Speech probability that starts speech.")
+    neg_threshold: float = Field(0.35, description="Probability below which audio is silence.")
+    min_silence_ms: int = Field(500, description="Silence that closes a segment.")
+    min_speech_ms: int = Field(200, description="Shorter bursts are dropped as noise.")
+    speech_pad_ms: int = Field(300, description="Audio kept before speech so no word is clipped.")
+    max_segment_s: float = Field(20.0, description="A longer segment is cut here.")
+
+
+class AsrOptions(_Options):
+    mode: Literal["hybrid", "vosk", "whisper"] = "hybrid"
+    partial_interval_ms: int = Field(200, description="How often partials are polled.")
+    language: str = "ko"
+    whisper_compute_type: str = "int8"
+    whisper_threads: int = Field(2, ge=1)
+    whisper_beam_size: int = Field(1, ge=1)
+    whisper_max_batch_s: float = Field(
+        24.0, description="Queued segments are packed into one decode up to this audio length."
+    )
+    whisper_gap_s: float = Field(0.8, description="Silence placed between packed segments.")
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    vocab_bias: bool = Field(True, description="Bias both engines to KB terms.")
+    respace: bool = Field(True, description="Re-space vosk morpheme output with kiwipiepy.")
+
+
+class NluOptions(_Options):
+    encoder_dir_name: str = "e5-small-ko"
+    unsure_threshold: float = 0.45
+    backend: Literal["torch", "onnx"] = "torch"
+
+
+class RetrieveOptions(_Options):
+    top_k: int = 3
+    query_window: int = Field(3, description="Customer utterances joined into one query.")
+    approximate_above: int = Field(20000, description="Use HNSW above this many articles.")
+
+
+class ServerOptions(_Options):
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Build with ``get_settings()``; pass the parts to stages."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSIST_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    root: Path = Field(default_factory=Path.cwd, description="Base of relative paths.")
+    data_dir: Path = Path("var")
+    model_dir: Path = Path("models")
+    kb_dir: Path = Path("kb")
+    demo_dir: Path = Path("demo")
+    log_level: str = "WARNING"
+    audio: AudioOptions = AudioOptions()
+    vad: VadOptions = VadOptions()
+    asr: AsrOptions = AsrOptions()
+    nlu: NluOptions = NluOptions()
+    retrieve: RetrieveOptions = RetrieveOptions()
+    server: ServerOptions = ServerOptions()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("ASSIST_CONFIG", "assist.toml"))
+        if "ASSIST_CONFIG" in os.environ and not toml_path.is_file():
+            raise AssistError(f"Config file {toml_path} (from ASSIST_CONFIG) does not exist.")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_path))
+
+    def path(self, value: Path) -> Path:
+        """Resolve a configured path against ``root``."""
+        return value if value.is_absolute() else self.root / value
+
+    @property
+    def models_path(self) -> Path:
+        return self.path(self.model_dir)
+
+    @property
+    def data_path(self) -> Path:
+        return self.path(self.data_dir)
+
+    @property
+    def kb_path(self) -> Path:
+        return self.path(self.kb_dir)
+
+    @property
+    def demo_path(self) -> Path:
+        return self.path(self.demo_dir)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; raises AssistError with the offending key on bad config."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise AssistError(f"Bad setting '{where}': {first['msg']}.") from exc

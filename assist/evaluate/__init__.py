@@ -1,0 +1,1 @@
+"""Metrics and reports shared by the command line and the app."""

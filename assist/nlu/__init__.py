@@ -1,0 +1,1 @@
+"""Shared sentence encoder and the intent and sentiment heads on it."""
