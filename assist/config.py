@@ -80,9 +80,16 @@ class AsrOptions(_Options):
         24.0, description="Queued segments are packed into one decode up to this audio length."
     )
     whisper_gap_s: float = Field(0.8, description="Silence placed between packed segments.")
+    utterance_silence_ms: int = Field(
+        1000, description="Whisper decodes whole utterances: first-pass segments closer than "
+        "this are decoded together (cutting at every VAD pause cost 5 CER points).")
+    utterance_max_s: float = Field(15.0, description="An utterance longer than this is decoded.")
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
-    vocab_bias: bool = Field(True, description="Bias both engines to KB terms.")
+    vocab_bias: bool = Field(True, description="Correct vosk near-misses to domain terms.")
+    whisper_prompt: bool = Field(
+        False, description="In-domain prompt + hotwords for Whisper (off: on ko_speech_dev it "
+        "raised CER and decode time; see docs/RESULTS.md).")
     respace: bool = Field(True, description="Re-space vosk morpheme output with kiwipiepy.")
 
 

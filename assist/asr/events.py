@@ -24,6 +24,8 @@ class TranscriptEvent:
 
     Partials have ``is_final=False`` and revision 0; the vosk first pass is revision 1 and the
     whisper final revision 2 (``engine`` says which). Times are seconds from call start.
+    Whisper decodes whole utterances, which may span several first-pass segments: its event
+    lists them in ``replaces`` (its own ``segment_id`` is the first of them).
     """
 
     call_id: str
@@ -38,9 +40,11 @@ class TranscriptEvent:
     engine: str
     emitted_at: float
     words: tuple[Word, ...] = ()
+    replaces: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         data = {name: getattr(self, name) for name in self.__slots__ if name != "words"}
+        data["replaces"] = list(self.replaces)
         data["words"] = [
             {"text": w.text, "start_s": w.start_s, "end_s": w.end_s, "confidence": w.confidence}
             for w in self.words

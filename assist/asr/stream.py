@@ -35,7 +35,6 @@ __all__ = ["CallRecognizer", "transcribe_stream"]
 class _Segment:
     segment_id: str
     start_s: float
-    audio: list[np.ndarray]
     vosk: object | None
     last_partial: str = ""
     fed_s: float = 0.0
@@ -48,6 +47,19 @@ class _Channel:
     gate: SpeechGate
     count: int = 0
     segment: _Segment | None = None
+    utterance: list[tuple[_Segment, float]] = field(default_factory=list)  # closed, not decoded
+    history: collections.deque = field(default_factory=collections.deque)  # (start_s, samples)
+
+    def remember(self, samples: np.ndarray, start_s: float, keep_s: float = 40.0) -> None:
+        """Raw audio of the last seconds, so Whisper gets an utterance with its inner pauses."""
+        self.history.append((start_s, samples))
+        while self.history and self.history[0][0] < start_s - keep_s:
+            self.history.popleft()
+
+    def audio_between(self, start_s: float, end_s: float) -> np.ndarray:
+        parts = [s[max(0, int((start_s - t) * 16000)):max(0, int((end_s - t) * 16000))]
+                 for t, s in self.history if t + len(s) / 16000 > start_s and t < end_s]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 @dataclass(slots=True)
@@ -82,10 +94,14 @@ class CallRecognizer:
 
     def feed(self, chunk: AudioChunk) -> list[TranscriptEvent]:
         events: list[TranscriptEvent] = []
+        now_s = chunk.start_s + chunk.duration_s
         for channel, samples in zip(self.channels, chunk.samples):
+            channel.remember(samples, chunk.start_s)
             for gate_event in channel.gate.push(samples, chunk.start_s):
                 events += self._on_gate(channel, gate_event)
             events += self._poll_partial(channel)
+            if self._utterance_done(channel, now_s):
+                self._submit_whisper(channel)
         return events + self.drain()
 
     def finish(self, timeout_s: float = 120.0) -> list[TranscriptEvent]:
@@ -94,6 +110,8 @@ class CallRecognizer:
         for channel in self.channels:
             for gate_event in channel.gate.flush():
                 events += self._on_gate(channel, gate_event)
+            if channel.utterance:
+                self._submit_whisper(channel)
         deadline = time.monotonic() + timeout_s
         with self._pending.lock:
             while self._pending.outstanding and time.monotonic() < deadline:
@@ -114,19 +132,18 @@ class CallRecognizer:
             channel.count += 1
             vosk = self.engines.vosk.segment() if self.engines.vosk else None
             channel.segment = _Segment(
-                f"{channel.speaker}-{channel.count:04d}", event.at_s, [], vosk
+                f"{channel.speaker}-{channel.count:04d}", event.at_s, vosk
             )
         segment = channel.segment
         if segment is None:
             return []
-        segment.audio.append(event.samples)
         if segment.vosk is not None and len(event.samples):
             segment.vosk.accept(event.samples)
         segment.fed_s += len(event.samples) / 16000
         if event.kind != "end":
             return []
         channel.segment = None
-        return self._close_segment(channel.speaker, segment, event)
+        return self._close_segment(channel, segment, event)
 
     def _poll_partial(self, channel: _Channel) -> list[TranscriptEvent]:
         segment = channel.segment
@@ -140,7 +157,7 @@ class CallRecognizer:
         return [self._event(channel.speaker, segment, REVISION_PARTIAL, False, text,
                             segment.start_s + segment.fed_s, None, "vosk")]
 
-    def _close_segment(self, speaker: str, segment: _Segment, end: GateEvent) -> list[TranscriptEvent]:
+    def _close_segment(self, channel: _Channel, segment: _Segment, end: GateEvent) -> list[TranscriptEvent]:
         too_short = end.speech_s * 1000 < self.engines.vad.min_speech_ms
         events: list[TranscriptEvent] = []
         if segment.vosk is not None:
@@ -148,23 +165,37 @@ class CallRecognizer:
             text = self._vosk_text(result.text)
             if text or segment.last_partial:
                 words = _shift(result.words, segment.start_s)
-                events.append(self._event(speaker, segment, REVISION_FIRST_PASS, True, text,
+                events.append(self._event(channel.speaker, segment, REVISION_FIRST_PASS, True, text,
                                           end.at_s, result.confidence, "vosk", words))
             too_short = too_short and not text
         if self.engines.whisper is not None and not too_short:
-            self._submit_whisper(speaker, segment, end.at_s)
+            channel.utterance.append((segment, end.at_s))
         return events
 
-    def _submit_whisper(self, speaker: str, segment: _Segment, end_s: float) -> None:
-        audio = np.concatenate(segment.audio)
+    def _utterance_done(self, channel: _Channel, now_s: float) -> bool:
+        """Decode once the speaker paused long enough, or the utterance grew too long."""
+        if not channel.utterance:
+            return False
+        first, last_end = channel.utterance[0][0].start_s, channel.utterance[-1][1]
+        if last_end - first >= self.engines.asr.utterance_max_s:
+            return True
+        paused = (now_s - last_end) * 1000 >= self.engines.asr.utterance_silence_ms
+        return paused and channel.segment is None
+
+    def _submit_whisper(self, channel: _Channel) -> None:
+        segments, channel.utterance = channel.utterance, []
+        first, end_s = segments[0][0], segments[-1][1]
+        audio = channel.audio_between(first.start_s, end_s + self.engines.vad.speech_pad_ms / 1000)
+        replaces = tuple(seg.segment_id for seg, _ in segments)
+        speaker = channel.speaker
 
         def done(result: WhisperResult) -> None:
-            event = None
-            if result.text:
-                event = self._event(speaker, segment, REVISION_WHISPER, True, result.text, end_s,
-                                    result.confidence, "whisper", _shift(result.words, segment.start_s))
+            # An empty whisper final is kept: it tells consumers the first pass heard noise.
+            event = self._event(speaker, first, REVISION_WHISPER, True, result.text, end_s,
+                                result.confidence, "whisper", _shift(result.words, first.start_s),
+                                replaces)
             with self._pending.lock:
-                if event is not None:
+                if result.text or self.engines.vosk is not None:
                     self._pending.ready.append(event)
                 self._pending.outstanding -= 1
                 self._pending.lock.notify_all()
@@ -182,12 +213,12 @@ class CallRecognizer:
 
     def _event(self, speaker: str, segment: _Segment, revision: int, is_final: bool, text: str,
                end_s: float, confidence: float | None, engine: str,
-               words: tuple[Word, ...] = ()) -> TranscriptEvent:
+               words: tuple[Word, ...] = (), replaces: tuple[str, ...] = ()) -> TranscriptEvent:
         return TranscriptEvent(
             call_id=self.call_id, speaker=speaker, segment_id=segment.segment_id,
             revision=revision, is_final=is_final, text=text, start_s=round(segment.start_s, 3),
             end_s=round(end_s, 3), confidence=confidence, engine=engine,
-            emitted_at=time.time(), words=words,
+            emitted_at=time.time(), words=words, replaces=replaces,
         )
 
 

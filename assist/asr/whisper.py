@@ -78,16 +78,19 @@ class WhisperEngine:
         return [_result_for(words, start, end, self.opts.whisper_gap_s) for start, end in spans]
 
     def _transcribe(self, audio: np.ndarray) -> list[Word]:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(0)  # temperature fallback samples: keep results repeatable
         segments, _info = self.model.transcribe(
             audio,
             language=self.opts.language,
             beam_size=self.opts.whisper_beam_size,
-            temperature=(0.0, 0.4),
+            temperature=(0.0, 0.2, 0.4, 0.6),  # fallback on loops/low confidence: -5 CER points
             condition_on_previous_text=False,
             word_timestamps=True,
             vad_filter=False,
-            initial_prompt=self.prompt if self.opts.vocab_bias else None,
-            hotwords=self.hotwords if self.opts.vocab_bias else None,
+            initial_prompt=self.prompt if self.opts.whisper_prompt else None,
+            hotwords=self.hotwords if self.opts.whisper_prompt else None,
             no_speech_threshold=self.opts.no_speech_threshold,
             log_prob_threshold=self.opts.log_prob_threshold,
             compression_ratio_threshold=2.2,

