@@ -6,14 +6,16 @@ Relative paths are resolved against ``root`` (default: the working directory).
 """
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -45,7 +47,7 @@ class _Options(BaseModel):
 class AudioOptions(_Options):
     sample_rate_hz: int = Field(16000, description="Rate every stage after audio works at.")
     chunk_ms: int = Field(100, ge=10, le=1000, description="Size of streamed chunks.")
-    channel_map: tuple[Speaker, ...] = Field(
+    channel_map: Annotated[tuple[Speaker, ...], NoDecode] = Field(
         ("customer", "agent"), description="Speaker of each channel of a stereo recording."
     )
     mono_speaker: Speaker = Field("customer", description="Speaker of a mono recording.")
@@ -54,6 +56,8 @@ class AudioOptions(_Options):
     @field_validator("channel_map", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            return tuple(json.loads(value))
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
@@ -63,7 +67,7 @@ class VadOptions(_Options):
     enabled: bool = Field(True, description="Gate recognizers with silero VAD (off: all audio).")
     threshold: float = Field(0.5, description="Speech probability that starts speech.")
     neg_threshold: float = Field(0.35, description="Probability below which audio is silence.")
-    min_silence_ms: int = Field(500, description="Silence that closes a segment.")
+    min_silence_ms: int = Field(350, description="Silence that closes a first-pass segment.")
     min_speech_ms: int = Field(200, description="Shorter bursts are dropped as noise.")
     speech_pad_ms: int = Field(300, description="Audio kept before speech so no word is clipped.")
     max_segment_s: float = Field(20.0, description="A longer segment is cut here.")
@@ -81,8 +85,9 @@ class AsrOptions(_Options):
     )
     whisper_gap_s: float = Field(0.8, description="Silence placed between packed segments.")
     utterance_silence_ms: int = Field(
-        1000, description="Whisper decodes whole utterances: first-pass segments closer than "
-        "this are decoded together (cutting at every VAD pause cost 5 CER points).")
+        2000, description="Whisper decodes whole utterances: first-pass segments closer than "
+        "this are decoded together unless the other side starts speaking (cutting at every "
+        "VAD pause cost 5 CER points on ko_speech_dev).")
     utterance_max_s: float = Field(15.0, description="An utterance longer than this is decoded.")
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0

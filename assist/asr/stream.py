@@ -173,14 +173,20 @@ class CallRecognizer:
         return events
 
     def _utterance_done(self, channel: _Channel, now_s: float) -> bool:
-        """Decode once the speaker paused long enough, or the utterance grew too long."""
-        if not channel.utterance:
+        """Decode when the turn passed to someone else, after a long pause, or when too long.
+
+        Whisper needs the whole utterance (cutting at every short pause cost 5 CER points), and
+        the other side starting to speak is the earliest sure sign that an utterance ended.
+        """
+        if not channel.utterance or channel.segment is not None:
             return False
         first, last_end = channel.utterance[0][0].start_s, channel.utterance[-1][1]
         if last_end - first >= self.engines.asr.utterance_max_s:
             return True
-        paused = (now_s - last_end) * 1000 >= self.engines.asr.utterance_silence_ms
-        return paused and channel.segment is None
+        if (now_s - last_end) * 1000 >= self.engines.asr.utterance_silence_ms:
+            return True
+        return any(other.segment is not None and other.segment.start_s >= last_end - 0.2
+                   for other in self.channels if other is not channel)
 
     def _submit_whisper(self, channel: _Channel) -> None:
         segments, channel.utterance = channel.utterance, []

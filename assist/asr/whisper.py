@@ -85,7 +85,7 @@ class WhisperEngine:
             audio,
             language=self.opts.language,
             beam_size=self.opts.whisper_beam_size,
-            temperature=(0.0, 0.2, 0.4, 0.6),  # fallback on loops/low confidence: -5 CER points
+            temperature=(0.0, 0.4),  # one fallback on loops/low confidence
             condition_on_previous_text=False,
             word_timestamps=True,
             vad_filter=False,

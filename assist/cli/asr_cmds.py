@@ -33,6 +33,14 @@ def register(sub: argparse._SubParsersAction, groups: dict) -> None:
     asr.add_argument("--json", action="store_true")
     asr.set_defaults(func=run_eval_asr)
 
+    synth = sub.add_parser("synth", help="generated speech (espeak-ng) for plumbing checks")
+    synth.add_argument("action", choices=["manifest"])
+    synth.add_argument("out", type=Path, help="folder for the WAV files and manifest.tsv")
+    synth.add_argument("--from", dest="source", type=Path, required=True,
+                       help="text file (one sentence a line) or JSONL with a 'text' field")
+    synth.add_argument("--n", type=int, default=40, help="how many sentences (evenly sampled)")
+    synth.set_defaults(func=run_synth)
+
     basr = groups["bench"].add_parser("asr", help="RTF, concurrent streams, latency, RSS")
     basr.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4, 5])
     basr.add_argument("--seconds", type=float, default=60.0, help="length of each simulated call")
@@ -124,4 +132,19 @@ def run_bench_asr(args: argparse.Namespace) -> int:
         path = append_results(settings.root / "docs" / "RESULTS.md", "assist bench asr " +
                               " ".join(sys.argv[3:]), report.markdown())
         err.log(f"written to {path}")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from assist.config import AssistError
+    from assist.evaluate.synth import write_manifest
+
+    if not args.source.is_file():
+        raise AssistError(f"{args.source}: file not found.")
+    lines = [line.strip() for line in args.source.read_text("utf-8").splitlines() if line.strip()]
+    if args.source.suffix == ".jsonl":
+        lines = [json.loads(line)["text"] for line in lines]
+    step = max(1, len(lines) // max(1, args.n))
+    manifest = write_manifest(lines[::step][: args.n], args.out)
+    console.print(f"wrote {manifest}")
     return 0

@@ -79,7 +79,7 @@ class BenchReport:
                 f"{r.partial_gap_p95_ms:.0f} | {r.rss_mb:.0f} |")
         lines.append("")
         lines += [f"- single-call RTF, not paced ({k}): {v:.3f}" for k, v in self.fast_rtf.items()]
-        for engine in dict.fromkeys(r.engine for r in self.rows):
+        for engine in dict.fromkeys(r.engine for r in self.rows if r.vad):
             lines.append(f"- {engine}: sustains {self.sustained(engine)} concurrent real-time stereo calls (VAD on)")
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines)

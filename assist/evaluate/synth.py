@@ -20,7 +20,7 @@ import soxr
 
 from assist.config import AssistError
 
-__all__ = ["Turn", "PlacedTurn", "speak", "render_call", "read_turns"]
+__all__ = ["Turn", "PlacedTurn", "speak", "render_call", "read_turns", "write_manifest"]
 
 RATE_HZ = 16000
 
@@ -94,3 +94,18 @@ def _trim(audio: np.ndarray, level: float = 0.01) -> np.ndarray:
     """Cut espeak's leading/trailing silence so turn times are speech times."""
     loud = np.flatnonzero(np.abs(audio) > level)
     return audio[loud[0]:loud[-1] + 1] if len(loud) else audio
+
+
+def write_manifest(sentences: Iterable[str], out_dir: Path, rate_hz: int = 8000) -> Path:
+    """Speak each sentence into ``out_dir`` (telephone-rate WAV) and write manifest.tsv."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = ["audio\ttext"]
+    for index, sentence in enumerate(sentences):
+        audio = np.concatenate([np.zeros(RATE_HZ // 2, np.float32), _trim(speak(sentence)),
+                                np.zeros(RATE_HZ // 2, np.float32)])
+        name = f"synth_{index:04d}.wav"
+        sf.write(out_dir / name, soxr.resample(audio, RATE_HZ, rate_hz), rate_hz, subtype="PCM_16")
+        rows.append(f"{name}\t{sentence}")
+    manifest = out_dir / "manifest.tsv"
+    manifest.write_text("\n".join(rows) + "\n", "utf-8")
+    return manifest
