@@ -28,6 +28,7 @@ __all__ = [
     "AsrOptions",
     "NluOptions",
     "RetrieveOptions",
+    "GuideOptions",
     "ServerOptions",
     "Settings",
     "get_settings",
@@ -110,6 +111,13 @@ class RetrieveOptions(_Options):
     approximate_above: int = Field(20000, description="Use HNSW above this many articles.")
 
 
+class GuideOptions(_Options):
+    team: str = Field("고객상담팀", description="Team name filled into script lines.")
+    agent_name: str = Field("상담사", description="Agent name filled into script lines.")
+    hysteresis: float = Field(0.15, description="A new top card must score this much higher.")
+    session_timeout_s: float = Field(1800.0, description="A call with no event this long is ended.")
+
+
 class ServerOptions(_Options):
     host: str = "127.0.0.1"
     port: int = 7860
@@ -136,6 +144,7 @@ class Settings(BaseSettings):
     asr: AsrOptions = AsrOptions()
     nlu: NluOptions = NluOptions()
     retrieve: RetrieveOptions = RetrieveOptions()
+    guide: GuideOptions = GuideOptions()
     server: ServerOptions = ServerOptions()
 
     @classmethod
