@@ -28,6 +28,7 @@ __all__ = [
     "AsrOptions",
     "NluOptions",
     "RetrieveOptions",
+    "KbOptions",
     "GuideOptions",
     "ServerOptions",
     "Settings",
@@ -45,6 +46,15 @@ class _Options(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _split_speakers(value: object) -> object:
+    """Speaker lists from env/TOML: a JSON list or comma-separated names."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        return tuple(json.loads(value))
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 class AudioOptions(_Options):
     sample_rate_hz: int = Field(16000, description="Rate every stage after audio works at.")
     chunk_ms: int = Field(100, ge=10, le=1000, description="Size of streamed chunks.")
@@ -54,14 +64,7 @@ class AudioOptions(_Options):
     mono_speaker: Speaker = Field("customer", description="Speaker of a mono recording.")
     max_file_channels: int = Field(2, description="More channels than this need a channel_map.")
 
-    @field_validator("channel_map", mode="before")
-    @classmethod
-    def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().startswith("["):
-            return tuple(json.loads(value))
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+    _split = field_validator("channel_map", mode="before")(_split_speakers)
 
 
 class VadOptions(_Options):
@@ -77,6 +80,10 @@ class VadOptions(_Options):
 class AsrOptions(_Options):
     mode: Literal["hybrid", "vosk", "whisper"] = "hybrid"
     partial_interval_ms: int = Field(200, description="How often partials are polled.")
+    first_pass_speakers: Annotated[tuple[Speaker, ...], NoDecode] = Field(
+        ("customer",), description="Hybrid mode: speakers that get vosk partials and a first "
+        "pass; the others get Whisper finals only (vosk is the costly engine, and the agent does "
+        "not need to watch their own words appear).")
     language: str = "ko"
     whisper_compute_type: str = "int8"
     whisper_threads: int = Field(2, ge=1)
@@ -90,6 +97,7 @@ class AsrOptions(_Options):
         "this are decoded together unless the other side starts speaking (cutting at every "
         "VAD pause cost 5 CER points on ko_speech_dev).")
     utterance_max_s: float = Field(15.0, description="An utterance longer than this is decoded.")
+    _split = field_validator("first_pass_speakers", mode="before")(_split_speakers)
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     vocab_bias: bool = Field(True, description="Correct vosk near-misses to domain terms.")
@@ -101,14 +109,50 @@ class AsrOptions(_Options):
 
 class NluOptions(_Options):
     encoder_dir_name: str = "e5-small-ko"
-    unsure_threshold: float = 0.45
-    backend: Literal["torch", "onnx"] = "torch"
+    unsure_threshold: float | None = Field(
+        None, description="Intent score below which the answer is 'unsure' (None: the "
+        "threshold tuned at training, stored in the model card).")
+    backend: Literal["torch", "onnx"] = Field(
+        "torch", description="Encoder runtime: torch, or the ONNX export (onnxruntime).")
+    intent_model: str = Field("", description="Intent model folder ('': models/nlu/intent "
+                              "if rebuilt there, else the heads bundled in assist/nlu/trained).")
+    sentiment_model: str = Field("", description="Sentiment model folder (same rule).")
+    max_chars: int = Field(512, ge=16, description="Longer utterances are cut before encoding.")
 
 
 class RetrieveOptions(_Options):
     top_k: int = 3
     query_window: int = Field(3, description="Customer utterances joined into one query.")
     approximate_above: int = Field(20000, description="Use HNSW above this many articles.")
+    candidates: int = Field(30, ge=1, description="Hits each method hands to hybrid fusion.")
+    rrf_k: float = Field(5.0, gt=0, description="Reciprocal rank fusion constant: 1/(rrf_k + rank) "
+                         "(small: the top places of each ranking count most; tuned on "
+                         "data/retrieval).")
+    dense_weight: float = Field(1.5, ge=0, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the morpheme BM25 ranking in fusion.")
+    char_weight: float = Field(1.0, ge=0, description="Weight of the character-bigram BM25 "
+                               "ranking in fusion (robust to recognizer spacing and spelling).")
+    title_weight: float = Field(0.5, ge=0, description="Share of the title+tags embedding added "
+                                "to the whole-article embedding in the dense index.")
+    intent_mode: Literal["boost", "filter", "off"] = Field(
+        "boost", description="What the detected intent does: raise matching articles, keep only "
+        "them, or nothing.")
+    intent_boost: float = Field(0.1, ge=0, description="Fusion score added to articles that "
+                                "answer the detected intent (a first place adds "
+                                "weight/(rrf_k+1)).")
+    recency_decay: float = Field(0.5, gt=0, le=1, description="Weight of each older utterance in "
+                                 "the window relative to the next newer one.")
+    hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
+    hnsw_ef_construction: int = Field(80, ge=8, description="HNSW build-time search depth.")
+    hnsw_ef_search: int = Field(128, ge=8, description="HNSW query-time search depth (recall "
+                                "vs latency; see `assist bench retrieval`).")
+
+
+class KbOptions(_Options):
+    busy_timeout_s: float = Field(10.0, gt=0, description="How long a KB write waits for "
+                                  "another writer before failing.")
+    near_duplicate_cosine: float = Field(0.95, description="Warn when a new or edited article's "
+                                         "embedding is this close to another article.")
 
 
 class GuideOptions(_Options):
@@ -144,6 +188,7 @@ class Settings(BaseSettings):
     asr: AsrOptions = AsrOptions()
     nlu: NluOptions = NluOptions()
     retrieve: RetrieveOptions = RetrieveOptions()
+    kb: KbOptions = KbOptions()
     guide: GuideOptions = GuideOptions()
     server: ServerOptions = ServerOptions()
 

@@ -130,7 +130,7 @@ class CallRecognizer:
     def _on_gate(self, channel: _Channel, event: GateEvent) -> list[TranscriptEvent]:
         if event.kind == "start":
             channel.count += 1
-            vosk = self.engines.vosk.segment() if self.engines.vosk else None
+            vosk = self.engines.vosk.segment() if self._first_pass(channel.speaker) else None
             channel.segment = _Segment(
                 f"{channel.speaker}-{channel.count:04d}", event.at_s, vosk
             )
@@ -211,6 +211,12 @@ class CallRecognizer:
         self.engines.whisper.submit(WhisperJob(audio, done))
 
     # -- helpers -------------------------------------------------------------------------
+    def _first_pass(self, speaker: str) -> bool:
+        asr = self.engines.asr
+        if self.engines.vosk is None:
+            return False
+        return asr.mode == "vosk" or speaker in asr.first_pass_speakers
+
     def _vosk_text(self, raw: str) -> str:
         text = respace(raw) if self.engines.asr.respace else " ".join(raw.split())
         if self.engines.asr.vocab_bias and text:

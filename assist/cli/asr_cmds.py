@@ -16,13 +16,15 @@ ENGINES = ("hybrid", "vosk", "whisper")
 
 
 def register(sub: argparse._SubParsersAction, groups: dict) -> None:
-    replay = sub.add_parser("replay", help="live transcript of a call recording")
+    replay = sub.add_parser("replay", help="a call recording or transcript (.jsonl) with live assist")
     replay.add_argument("file", type=Path)
     replay.add_argument("--realtime", action="store_true", help="pace audio like a live call")
     replay.add_argument("--json", action="store_true", help="JSON lines instead of the live view")
     replay.add_argument("--channels", help="speaker per channel, e.g. customer,agent")
     replay.add_argument("--engine", choices=ENGINES, help="recognition mode (default: config)")
     replay.add_argument("--call-id", default=None)
+    replay.add_argument("--transcript-only", action="store_true", help="recognition only, no assist")
+    replay.add_argument("--no-save", action="store_true", help="do not write the call log")
     replay.set_defaults(func=run_replay)
 
     asr = groups["eval"].add_parser("asr", help="CER/WER of recognition on a manifest (audio,text)")
@@ -61,18 +63,27 @@ def _options(settings: Settings, engine: str | None, vocab: bool = True,
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    """A call recording or transcript (.jsonl) through recognition and the assist session."""
     from assist.asr import load_engines, transcribe_stream
     from assist.audio import pace, probe, stream_file
     from assist.cli.replay_view import LiveTranscript
+    from assist.cli.session_cmds import replay_session
+    from assist.session.replay import read_transcript, transcript_events
 
     settings = get_settings()
+    call_id = args.call_id or args.file.stem
+    if args.file.suffix.lower() in (".jsonl", ".json"):
+        turns = read_transcript(args.file, call_id)
+        return replay_session(args.file, transcript_events(turns, args.realtime), call_id, args.json,
+                              save=not args.no_save)
     channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
     probe(args.file)  # fail on bad input before loading models
     engines = load_engines(settings, _options(settings, args.engine))
-    call_id = args.call_id or args.file.stem
     try:
         chunks = pace(stream_file(args.file, settings.audio, channels), args.realtime)
         events = transcribe_stream(call_id, chunks, engines)
+        if not args.transcript_only:
+            return replay_session(args.file, events, call_id, args.json, save=not args.no_save)
         if args.json:
             for event in events:
                 print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)

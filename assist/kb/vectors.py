@@ -1,0 +1,78 @@
+"""Article embeddings, cached in the KB file per encoder fingerprint, and near-duplicate checks.
+
+Encoding the whole KB takes seconds to minutes on CPU, so each (article, version) is encoded
+once; index rebuilds and duplicate checks then only encode what changed.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from assist.kb.article import Article
+from assist.kb.store import KbStore
+
+__all__ = ["PassageEncoder", "NearDuplicate", "article_vectors", "near_duplicates"]
+
+
+class PassageEncoder(Protocol):
+    """What assist.nlu.encoder.Encoder offers for KB text."""
+
+    dim: int
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NearDuplicate:
+    article_id: str
+    title: str
+    cosine: float
+
+    def __str__(self) -> str:
+        return (f"very similar to {self.article_id} ({self.title}), cosine {self.cosine:.3f}; "
+                "consider editing that article instead")
+
+
+def article_vectors(store: KbStore, encoder: PassageEncoder, articles: Sequence[Article],
+                    view: Literal["full", "head"] = "full") -> np.ndarray:
+    """Normalized passage embeddings, one row per article; saved articles are cached.
+
+    ``full`` embeds the whole article (title, answer, tags, steps); ``head`` only the title and
+    tags, the short description of what the article is about.
+    """
+    fingerprint = f"{encoder.fingerprint}:{view}"
+    wanted = {a.id: a.version for a in articles if a.version > 0}
+    found = store.cached_vectors(fingerprint, wanted)
+    found = {key: vec for key, vec in found.items() if vec.shape == (encoder.dim,)}
+    missing = [a for a in articles if a.version <= 0 or a.id not in found]
+    if missing:
+        text = Article.passage_text if view == "full" else Article.heading_text
+        fresh = encoder.encode_passages([text(a) for a in missing])
+        store.cache_vectors(fingerprint, [(a.id, a.version, vec) for a, vec in zip(missing, fresh)
+                                          if a.version > 0])
+        unsaved = {}
+        for article, vec in zip(missing, fresh):
+            (found if article.version > 0 else unsaved)[article.id] = vec
+        found = {**found, **unsaved}
+    if not articles:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return np.stack([found[a.id] for a in articles]).astype(np.float32, copy=False)
+
+
+def near_duplicates(store: KbStore, encoder: PassageEncoder, article: Article,
+                    threshold: float) -> tuple[NearDuplicate, ...]:
+    """Other live articles whose embedding cosine with ``article`` is above ``threshold``."""
+    others = [a for a in store.articles() if a.id != article.id]
+    if not others:
+        return ()
+    mine = article_vectors(store, encoder, [article])[0]
+    scores = article_vectors(store, encoder, others) @ mine
+    order = np.argsort(-scores)
+    return tuple(NearDuplicate(others[i].id, others[i].title, float(scores[i]))
+                 for i in order if scores[i] > threshold)
