@@ -99,6 +99,18 @@ def _build_encoder(models: Path, settings: Settings, old: dict, force: bool, say
                        "min_cosine": report.min_cosine}}
 
 
+def _build_nlu(settings: Settings, old: dict, force: bool, say: Progress) -> dict:
+    """Default intent + sentiment heads: bundled ones checked against the encoder, or retrained."""
+    from assist.nlu.train import ensure_default_nlu
+
+    trained = settings.models_path / "nlu"
+    if (not force and old.get("source") == "trained"
+            and all((trained / task / "model_card.json").is_file() for task in ("intent", "sentiment"))):
+        say("nlu: up to date")
+        return old
+    return ensure_default_nlu(settings, say)
+
+
 def build_models(settings: Settings, force: bool = False, progress: Progress = print) -> dict:
     """Build what is missing or stale and write the manifest; returns the manifest."""
     models = settings.models_path
@@ -108,6 +120,7 @@ def build_models(settings: Settings, force: bool = False, progress: Progress = p
     manifest["vosk"] = _build_vosk(models, manifest.get("vosk", {}), force, progress)
     manifest["whisper"] = _build_whisper(models, manifest.get("whisper", {}), force, progress)
     manifest["encoder"] = _build_encoder(models, settings, manifest.get("encoder", {}), force, progress)
+    manifest["nlu"] = _build_nlu(settings, manifest.get("nlu", {}), force, progress)
     manifest["built_at"] = manifest.get("built_at") or time.strftime("%Y-%m-%dT%H:%M:%S%z")
     tmp = models / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")

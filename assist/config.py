@@ -31,6 +31,9 @@ __all__ = [
     "KbOptions",
     "GuideOptions",
     "ServerOptions",
+    "UiOptions",
+    "TenantOptions",
+    "ApiOptions",
     "Settings",
     "get_settings",
 ]
@@ -140,8 +143,9 @@ class RetrieveOptions(_Options):
     intent_boost: float = Field(0.1, ge=0, description="Fusion score added to articles that "
                                 "answer the detected intent (a first place adds "
                                 "weight/(rrf_k+1)).")
-    recency_decay: float = Field(0.5, gt=0, le=1, description="Weight of each older utterance in "
-                                 "the window relative to the next newer one.")
+    recency_decay: float = Field(0.35, gt=0, le=1, description="Weight of each older utterance "
+                                 "in the window relative to the next newer one (at 0.5 a strong "
+                                 "older topic still outranked a new one).")
     hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
     hnsw_ef_construction: int = Field(80, ge=8, description="HNSW build-time search depth.")
     hnsw_ef_search: int = Field(128, ge=8, description="HNSW query-time search depth (recall "
@@ -165,6 +169,63 @@ class GuideOptions(_Options):
 class ServerOptions(_Options):
     host: str = "127.0.0.1"
     port: int = 7860
+
+
+class UiOptions(_Options):
+    users_file: Path = Field(Path("users.json"), description="Users, roles and salted password "
+                             "hashes (relative: inside data_dir); made with random passwords, "
+                             "printed once, on the first start when missing.")
+    session_hours: float = Field(12.0, gt=0, description="A login lasts this long.")
+    max_upload_mb: float = Field(50.0, gt=0, description="Larger uploads are refused.")
+    poll_ms: int = Field(400, ge=100, le=5000, description="How often the agent panel refreshes.")
+    warm_asr: bool = Field(True, description="Load the recognizers when the app starts "
+                           "(off: on the first audio call).")
+    idle_call_s: float = Field(300.0, gt=0, description="A live call with no audio or "
+                               "transcript this long is ended and its summary saved.")
+    max_login_failures: int = Field(5, ge=1, description="Failed logins before a 60 s pause.")
+
+
+def _check_digests(value: object) -> object:
+    """Token hashes must be SHA-256 hex digests (64 hex characters), never tokens."""
+    items = (value,) if isinstance(value, str) else tuple(value or ())
+    for item in items:
+        if not (isinstance(item, str) and len(item) == 64 and all(c in "0123456789abcdef" for c in item.lower())):
+            raise ValueError("token_sha256 holds SHA-256 hex digests of tokens (64 hex characters); "
+                             "`assist serve --new-token TENANT` makes one")
+    return tuple(i.lower() for i in items)
+
+
+class TenantOptions(_Options):
+    token_sha256: tuple[str, ...] = Field((), description="SHA-256 hex digests of this tenant's "
+                                          "API tokens; the tokens themselves are never stored.")
+    max_calls: int = Field(8, ge=1, description="Live calls at once per token.")
+
+    _digests = field_validator("token_sha256", mode="before")(_check_digests)
+
+
+class ApiOptions(_Options):
+    port: int = Field(8765, description="Port of `assist serve` (host: server.host).")
+    tenants: dict[str, TenantOptions] = Field(
+        default_factory=dict, description="Tenant name -> tokens and limits (TOML [api.tenants.NAME] "
+        "or ASSIST_API__TENANTS as JSON). No tenant: every request is refused.")
+    max_message_bytes: int = Field(131072, ge=1024, description="Largest websocket message or REST "
+                                   "body (bigger: close 1009 / HTTP 413).")
+    max_frames_per_s: float = Field(200.0, gt=0, description="Websocket messages per second per "
+                                    "connection (a stereo telephony stream sends 100).")
+    event_buffer: int = Field(2000, ge=16, description="Events per call kept in memory for resume; "
+                              "older ones are read back from the event store.")
+    events_keep_h: float = Field(72.0, gt=0, description="Stored events of ended calls are deleted "
+                                 "after this many hours.")
+    subscribe_wait_s: float = Field(10.0, ge=0, description="An event stream opened before its call "
+                                    "starts waits this long for it.")
+    worker_threads: int = Field(16, ge=2, description="Threads that run recognition and NLU for "
+                                "API calls (the event loop never does).")
+    asr_processes: int = Field(0, ge=0, description="Recognition in this many worker processes "
+                               "(0: in the server process).")
+    nlu_processes: int = Field(0, ge=0, description="Intent/sentiment in this many worker "
+                               "processes (0: in the server process).")
+    save_calls: bool = Field(True, description="Save call summaries to the call log.")
+    public_docs: bool = Field(True, description="Serve /docs and /openapi.json without a token.")
 
 
 class Settings(BaseSettings):
@@ -191,6 +252,8 @@ class Settings(BaseSettings):
     kb: KbOptions = KbOptions()
     guide: GuideOptions = GuideOptions()
     server: ServerOptions = ServerOptions()
+    ui: UiOptions = UiOptions()
+    api: ApiOptions = ApiOptions()
 
     @classmethod
     def settings_customise_sources(

@@ -12,7 +12,8 @@ from assist.config import AssistError, get_settings
 __all__ = ["main"]
 
 
-COMMAND_MODULES = ("models_cmd", "asr_cmds", "demo_cmd", "session_cmds", "kb_cmds", "nlu_cmds")
+COMMAND_MODULES = ("models_cmd", "asr_cmds", "demo_cmd", "session_cmds", "kb_cmds", "nlu_cmds",
+                   "ui_cmds", "api_cmds")
 
 
 def _parser() -> argparse.ArgumentParser:

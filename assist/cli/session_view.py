@@ -1,8 +1,6 @@
 """Terminal view of a call session: transcript finals with intent, cards, stage and alerts."""
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Iterable
 
 from rich.console import Console
@@ -12,18 +10,12 @@ from assist.asr.events import TranscriptEvent
 from assist.guide.events import STAGE_NAMES, Alert, ChecklistState, StageChange, Suggestions
 from assist.guide.flow import Checklist
 from assist.session.events import CallSummary, InsightEvent
+from assist.session.serialize import event_json
 
 __all__ = ["print_events", "event_json"]
 
 SPEAKER = {"customer": ("고객", "bold cyan"), "agent": ("상담사", "bold green")}
 SEVERITY = {"info": "blue", "warn": "yellow", "critical": "bold red"}
-
-
-def event_json(event: object) -> str:
-    """One JSON line with a ``type`` field, for tools and the streaming API."""
-    data = dataclasses.asdict(event)
-    data["type"] = type(event).__name__
-    return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def print_events(console: Console, events: Iterable[object]) -> None:

@@ -57,7 +57,7 @@ def synthetic_vectors(n: int, dim: int, rng: np.random.Generator, data: str = "c
     else:
         centres = rng.standard_normal((max(16, n // 100), dim)).astype(np.float32)
         centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-        noise = rng.standard_normal((n, dim)).astype(np.float32) * (0.8 / np.sqrt(dim))
+        noise = rng.standard_normal((n, dim)).astype(np.float32) * (1.0 / np.sqrt(dim))
         vectors = centres[rng.integers(0, len(centres), n)] + noise
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 

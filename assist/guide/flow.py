@@ -43,7 +43,10 @@ class StageTracker:
         target = self._target(speaker, text, intent, negative)
         if target is None or target == self.stage:
             return None
-        backward_ok = self.stage == "objection" and target == "resolution"
+        # Back only for a reason: an answered objection, or a first question on a new point.
+        backward_ok = ((self.stage == "objection" and target == "resolution")
+                       or (target == "probing" and target not in self.reached
+                           and self.stage in ("resolution", "objection")))
         if self.stage is not None and _ORDER[target] < _ORDER[self.stage] and not backward_ok:
             return None
         previous, self.stage = self.stage, target
@@ -61,7 +64,11 @@ class StageTracker:
             if current >= _ORDER["probing"] and (matches(AGENT, "anything_else", text)
                                                  or matches(AGENT, "closing", text)):
                 return "closing"
+            if current >= _ORDER["summary"] and "감사합니다" in text:
+                return "closing"
             asks = matches(AGENT, "question", _last_sentence(text)) or matches(AGENT, "identity", text)
+            if _ORDER["inquiry"] <= current < _ORDER["summary"] and asks and "probing" not in self.reached:
+                return "probing"
             if _ORDER["inquiry"] <= current < _ORDER["resolution"] and asks:
                 return "probing"
             if current >= _ORDER["inquiry"] and matches(AGENT, "resolution", text):

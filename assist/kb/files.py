@@ -22,8 +22,8 @@ from assist.kb.article import CONTENT_FIELDS, Article, ArticleError, field_probl
 from assist.kb.markdown import Problem, parse_markdown
 from assist.kb.store import ImportResult, KbStore, open_store
 
-__all__ = ["ImportBatch", "KbImportError", "read_articles", "import_path", "export_articles",
-           "seed_from_folder", "detect_format", "Format"]
+__all__ = ["ImportBatch", "KbImportError", "read_articles", "read_one", "import_path",
+           "export_articles", "seed_from_folder", "detect_format", "Format"]
 
 log = logging.getLogger(__name__)
 Format = Literal["folder", "jsonl", "csv"]
@@ -87,7 +87,7 @@ def import_path(store: KbStore, path: Path, fmt: Format | None = None, *, author
 def _import_error(path: Path, problems: tuple[Problem, ...]) -> KbImportError:
     ordered = sorted(problems, key=lambda p: (p.source, p.line))
     lines = "\n".join(f"  {problem}" for problem in ordered)
-    return KbImportError(f"Nothing was imported from {path}: {len(ordered)} problem(s) found.\n"
+    return KbImportError(f"Nothing was imported from {path}: {len(ordered)} problem(s) found:\n"
                          f"{lines}", tuple(str(problem) for problem in ordered))
 
 
@@ -289,3 +289,22 @@ def _write_atomic(target: Path, text: str) -> Path:
         os.fsync(handle.fileno())
     os.replace(temp, target)
     return target
+
+
+def read_one(path: Path) -> Article:
+    """One article from a .md (kb/ format) or .json file, for ``assist kb add/edit``."""
+    path = Path(path)
+    if not path.is_file():
+        raise KbImportError(f"Article file {path} does not exist.")
+    text, problems = _decode(path.read_bytes(), str(path))
+    article: Article | None = None
+    if not problems and path.suffix.lower() == ".json":
+        try:
+            article, problems = _from_record(json.loads(text), str(path), 1, lists_as_text=False)
+        except json.JSONDecodeError as exc:
+            problems = [Problem(str(path), exc.lineno, f"invalid JSON: {exc.msg}")]
+    elif not problems:
+        article, problems = parse_markdown(text, str(path))
+    if problems or article is None:
+        raise _import_error(path, tuple(problems))
+    return article

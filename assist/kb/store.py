@@ -35,10 +35,10 @@ CREATE TABLE IF NOT EXISTS versions (
     action TEXT NOT NULL, author TEXT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL,
     deleted INTEGER NOT NULL, content TEXT NOT NULL, UNIQUE (article_id, version));
 CREATE TABLE IF NOT EXISTS embeddings (
-    article_id TEXT NOT NULL, fingerprint TEXT NOT NULL, version INTEGER NOT NULL,
+    article_id TEXT NOT NULL, fingerprint TEXT NOT NULL, digest TEXT NOT NULL,
     vector BLOB NOT NULL, PRIMARY KEY (article_id, fingerprint));
 """
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class KbError(AssistError):
@@ -126,6 +126,8 @@ class KbStore:
             found = db.execute("PRAGMA user_version").fetchone()[0]
             if found > SCHEMA_VERSION:
                 raise KbError(f"The KB at {self.path} was written by a newer version (schema {found}).")
+            if found == 1:  # v1 keyed cached embeddings by version; the cache is just rebuilt
+                db.execute("DROP TABLE IF EXISTS embeddings")
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -308,19 +310,20 @@ class KbStore:
                 done[_import_one(db, article, author, note)].append(article.id)
         return ImportResult(**{key: tuple(ids) for key, ids in done.items()})
 
-    # embedding cache (derived data, keyed by encoder fingerprint) ---------------------------
+    # embedding cache (derived data, keyed by encoder fingerprint and text digest) ------------
 
-    def cached_vectors(self, fingerprint: str, wanted: dict[str, int]) -> dict[str, np.ndarray]:
-        """Stored embeddings of the wanted (id, version) pairs made by this encoder."""
+    def cached_vectors(self, fingerprint: str, wanted: dict[str, str]) -> dict[str, np.ndarray]:
+        """Stored embeddings made by this encoder of the wanted {id: text digest}."""
         with self._read() as db:
-            rows = db.execute("SELECT article_id, version, vector FROM embeddings "
+            rows = db.execute("SELECT article_id, digest, vector FROM embeddings "
                               "WHERE fingerprint = ?", (fingerprint,)).fetchall()
         return {aid: np.frombuffer(blob, dtype=np.float32).copy()
-                for aid, version, blob in rows if wanted.get(aid) == version}
+                for aid, digest, blob in rows if wanted.get(aid) == digest}
 
-    def cache_vectors(self, fingerprint: str, items: Iterable[tuple[str, int, np.ndarray]]) -> None:
-        rows = [(aid, fingerprint, version, np.asarray(vec, dtype=np.float32).tobytes())
-                for aid, version, vec in items]
+    def cache_vectors(self, fingerprint: str, items: Iterable[tuple[str, str, np.ndarray]]) -> None:
+        """Keep (id, text digest, vector) rows; one per article and encoder."""
+        rows = [(aid, fingerprint, digest, np.asarray(vec, dtype=np.float32).tobytes())
+                for aid, digest, vec in items]
         if not rows:
             return
         with self._write() as db:

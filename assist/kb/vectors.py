@@ -1,10 +1,12 @@
 """Article embeddings, cached in the KB file per encoder fingerprint, and near-duplicate checks.
 
-Encoding the whole KB takes seconds to minutes on CPU, so each (article, version) is encoded
-once; index rebuilds and duplicate checks then only encode what changed.
+Encoding the whole KB takes seconds to minutes on CPU, so each article text is encoded once
+(keyed by a digest of the text: a restore or revert reuses the old vector); index rebuilds and
+duplicate checks then only encode what changed.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -47,14 +49,15 @@ def article_vectors(store: KbStore, encoder: PassageEncoder, articles: Sequence[
     tags, the short description of what the article is about.
     """
     fingerprint = f"{encoder.fingerprint}:{view}"
-    wanted = {a.id: a.version for a in articles if a.version > 0}
+    text = Article.passage_text if view == "full" else Article.heading_text
+    digests = {a.id: hashlib.sha256(text(a).encode()).hexdigest()[:32] for a in articles}
+    wanted = {a.id: digests[a.id] for a in articles if a.version > 0}
     found = store.cached_vectors(fingerprint, wanted)
     found = {key: vec for key, vec in found.items() if vec.shape == (encoder.dim,)}
     missing = [a for a in articles if a.version <= 0 or a.id not in found]
     if missing:
-        text = Article.passage_text if view == "full" else Article.heading_text
         fresh = encoder.encode_passages([text(a) for a in missing])
-        store.cache_vectors(fingerprint, [(a.id, a.version, vec) for a, vec in zip(missing, fresh)
+        store.cache_vectors(fingerprint, [(a.id, digests[a.id], vec) for a, vec in zip(missing, fresh)
                                           if a.version > 0])
         unsaved = {}
         for article, vec in zip(missing, fresh):

@@ -227,11 +227,14 @@ def check_min_per_class(data: LabeledData, minimum: int = 2) -> None:
     counts = Counter(data.labels)
     thin = [label for label, n in counts.items() if n < minimum]
     if thin:
-        where = "; ".join(
-            f"'{label}' ({counts[label]}x, line {_lines([data.lines[i] for i, lab in enumerate(data.labels) if lab == label])})"
-            for label in thin[:_SHOW])
+        where = "; ".join(f"'{label}' ({counts[label]}x, line {_lines(_label_lines(data, label))})"
+                          for label in thin[:_SHOW])
         raise DataError(f"{data.source}: {len(thin)} label(s) with fewer than {minimum} examples: "
                         f"{where}. Add examples or merge the label.")
+
+
+def _label_lines(data: LabeledData, label: str) -> list[int]:
+    return [line for line, lab in zip(data.lines, data.labels) if lab == label]
 
 
 def holdout_split(data: LabeledData, fraction: float, seed: int = 0) -> tuple[LabeledData, LabeledData]:

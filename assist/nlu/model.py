@@ -120,10 +120,12 @@ class NluModel:
     """Intent + sentiment on one shared encoder pass."""
 
     def __init__(self, encoder: EncoderLike, intent: TaskModel, sentiment: TaskModel | None,
-                 opts: NluOptions = NluOptions()) -> None:
+                 opts: NluOptions = NluOptions(),
+                 sentiment_encoder: EncoderLike | None = None) -> None:
         self.encoder = encoder
         self.intent = intent
         self.sentiment = sentiment
+        self.sentiment_encoder = sentiment_encoder  # None: the intent's pass is shared
         self.opts = opts
         self.name = intent.name + (f"+{sentiment.name}" if sentiment else "")
 
@@ -136,7 +138,11 @@ class NluModel:
         kept = [cleaned[i][0] for i in todo]
         vectors = self.encoder.encode_queries(kept, batch_size)
         intent_p = self.intent.head.probs(vectors, kept) if todo else None
-        sent_p = self.sentiment.head.probs(vectors, kept) if todo and self.sentiment else None
+        sent_p = None
+        if todo and self.sentiment is not None:
+            if self.sentiment_encoder is not None:
+                vectors = self.sentiment_encoder.encode_queries(kept, batch_size)
+            sent_p = self.sentiment.head.probs(vectors, kept)
         out = [self._empty() for _ in texts]
         for row, i in enumerate(todo):
             out[i] = self._insight(intent_p[row], None if sent_p is None else sent_p[row],
@@ -191,6 +197,17 @@ def load_encoder_backend(settings: Settings, backend: str | None = None) -> Enco
     return load_encoder(settings.models_path / settings.nlu.encoder_dir_name)
 
 
+def encoder_for(settings: Settings, task: TaskModel, folder: Path, shared: EncoderLike) -> EncoderLike:
+    """The shared encoder, or the base + this model's LoRA adapter (lora/setfit methods)."""
+    adapter = task.card.get("encoder", {}).get("adapter")
+    if not adapter:
+        return shared
+    from assist.nlu.finetune import load_adapted
+
+    return load_adapted(settings.models_path / settings.nlu.encoder_dir_name,
+                        (Path(folder) / adapter).resolve())
+
+
 def check_probe(task: TaskModel, encoder: EncoderLike) -> float:
     """Min cosine between the card's probe vectors and this encoder's; raises when the head
     was trained on other weights (its scores would be meaningless)."""
@@ -211,10 +228,15 @@ def load_nlu(settings: Settings, intent_dir: Path | None = None,
              with_sentiment: bool = True) -> NluModel:
     """Encoder + heads, checked against each other."""
     default_intent, default_sentiment = default_model_dirs(settings)
-    encoder = load_encoder_backend(settings, backend)
-    intent = load_task(intent_dir or default_intent, settings.nlu.unsure_threshold)
-    sentiment = load_task(sentiment_dir or default_sentiment) if with_sentiment else None
-    for task in (intent, sentiment):
-        if task is not None:
-            check_probe(task, encoder)
-    return NluModel(encoder, intent, sentiment, settings.nlu)
+    intent_dir, sentiment_dir = intent_dir or default_intent, sentiment_dir or default_sentiment
+    shared = load_encoder_backend(settings, backend)
+    intent = load_task(intent_dir, settings.nlu.unsure_threshold)
+    encoder = encoder_for(settings, intent, intent_dir, shared)
+    check_probe(intent, encoder)
+    sentiment, second = None, None
+    if with_sentiment:
+        sentiment = load_task(sentiment_dir)
+        second = encoder_for(settings, sentiment, sentiment_dir, shared)
+        check_probe(sentiment, second)
+    return NluModel(encoder, intent, sentiment, settings.nlu,
+                    None if second is encoder else second)

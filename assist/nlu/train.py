@@ -42,15 +42,17 @@ class TrainOptions:
     method: str = "logreg+char"
     name: str = ""
     seed: int = 0
-    c: float = 10.0  # inverse L2 strength of logistic regression
+    c: float = 30.0  # inverse L2 strength of logistic regression
     augment_copies: int | None = None  # ASR-noise copies per row; None: 1 for Hangul data
     folds: int = 5
-    unsure_precision: float = 0.95  # out-of-fold precision the unsure threshold aims at
+    unsure_precision: float = 0.92  # out-of-fold precision the unsure threshold aims at
     oos_label: str | None = None  # low confidence maps to this label (e.g. CLINC "oos")
     extra: LabeledData | None = None  # transfer data, always in the training side
     extra_weight: float = 0.3
-    epochs: int = 1  # fine-tuning methods only
+    epochs: int = 2  # fine-tuning methods only
+    aux_labels: tuple[str, ...] | None = None  # lora: a second label per row (multi-task)
     max_minutes: float = 30.0  # fine-tuning methods stop here
+    cache: bool = True  # keep encoder vectors under models/.cache (re-training is quick)
     lexical: bool = True  # char n-grams beside the vector (logreg+char, setfit, lora)
     note: str = ""  # why this model is what it is (written into the card)
 
@@ -199,7 +201,8 @@ def _encoder_for(settings: Settings, opts: TrainOptions, data: LabeledData, out_
 
 
 def train_model(settings: Settings, data: LabeledData, opts: TrainOptions, out_dir: Path,
-                dev: LabeledData | None = None, progress: Progress = log.info) -> TrainResult:
+                dev: LabeledData | None = None, progress: Progress = log.info,
+                dev_name: str = "dev") -> TrainResult:
     """Fit, calibrate and write one model folder; ``dev`` is scored, never trained on."""
     if opts.method not in METHODS:
         raise AssistError(f"Unknown method {opts.method!r}; choose from {', '.join(METHODS)}.")
@@ -211,7 +214,7 @@ def train_model(settings: Settings, data: LabeledData, opts: TrainOptions, out_d
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = _rows(data, labels, opts)
     encoder = _encoder_for(settings, opts, data, out_dir, progress)
-    cache = settings.models_path / ".cache" / "nlu-embeddings"
+    cache = settings.models_path / ".cache" / "nlu-embeddings" if opts.cache else None
     progress(f"{opts.task}: encoding {len(rows.texts)} rows ({rows.copies} ASR-noise copies)")
     x = embed(encoder, rows.texts, cache, f"encode {opts.task}")
     fit = _fitter(opts, labels)
@@ -226,7 +229,7 @@ def train_model(settings: Settings, data: LabeledData, opts: TrainOptions, out_d
     metrics = {"out_of_fold": score_probs(oof_probs, oof_y, labels)
                | {"ece_before_scaling": round(expected_calibration_error(softmax(oof_logits), oof_y), 4)}}
     if dev is not None:
-        metrics |= _dev_metrics(encoder, head, dev, labels, cache, opts.seed)
+        metrics |= _dev_metrics(encoder, head, dev, labels, cache, opts.seed, dev_name)
     card = {
         "name": opts.name or f"{opts.task}-{opts.method}", "task": opts.task,
         "method": opts.method, "labels": list(labels), "threshold": threshold,
@@ -242,18 +245,18 @@ def train_model(settings: Settings, data: LabeledData, opts: TrainOptions, out_d
     return TrainResult(out_dir, card, time.monotonic() - started)
 
 
-def _dev_metrics(encoder, head: Head, dev: LabeledData, labels: Sequence[str], cache: Path,
-                 seed: int) -> dict:
+def _dev_metrics(encoder, head: Head, dev: LabeledData, labels: Sequence[str], cache: Path | None,
+                 seed: int, name: str) -> dict:
     """Scores on the fixed dev split (rows with labels the model lacks count as wrong)."""
     index = {label: i for i, label in enumerate(labels)}
     y = np.array([index.get(label, -1) for label in dev.labels])
     texts = list(dev.texts)
     probs = head.probs(embed(encoder, texts, cache, "encode dev"), texts)
-    out = {"dev": score_probs(probs, y, labels)}
+    out = {name: score_probs(probs, y, labels)}
     if _is_hangul(texts):
         noisy = noisy_copies(texts, seed=seed + 1000)
         probs = head.probs(embed(encoder, noisy, cache, "encode dev asr"), noisy)
-        out["dev_asr_noise"] = score_probs(probs, y, labels)
+        out[f"{name}_asr_noise"] = score_probs(probs, y, labels)
     return out
 
 

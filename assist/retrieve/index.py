@@ -42,6 +42,9 @@ class VectorIndex:
 
     def __init__(self, dim: int, kind: str, opts: RetrieveOptions,
                  index: faiss.Index | None = None) -> None:
+        # One query at a time gains nothing from OpenMP threads, and waking them cost about
+        # 8 ms per search on a 2-core machine (see `assist bench retrieval`).
+        faiss.omp_set_num_threads(1)
         self.dim, self.kind, self.opts = dim, kind, opts
         self.index = index if index is not None else _new_index(dim, kind, opts)
         if kind == "hnsw":

@@ -149,6 +149,11 @@ class Searcher:
     def __len__(self) -> int:
         return len(self._articles)
 
+    @property
+    def index_kind(self) -> str:
+        """'flat' (exact) or 'hnsw' (approximate), chosen by KB size."""
+        return self._dense.kind
+
     # searching ---------------------------------------------------------------------------
 
     def prime(self, texts: Sequence[str]) -> None:
@@ -173,8 +178,11 @@ class Searcher:
         return combined / (np.linalg.norm(combined) or 1.0)
 
     def search(self, query: str | Sequence[str], k: int | None = None, intent: str | None = None,
-               method: Method = "hybrid") -> tuple[Hit, ...]:
-        """Best ``k`` articles for one text or the recent customer utterances (oldest first)."""
+               method: Method = "hybrid", explain: bool = True) -> tuple[Hit, ...]:
+        """Best ``k`` articles for one text or the recent customer utterances (oldest first).
+
+        ``explain=False`` leaves ``why`` empty (evaluation ranks thousands of queries).
+        """
         utterances = [query] if isinstance(query, str) else list(query)
         utterances = [u for u in utterances if u and u.strip()][-self.opts.query_window:]
         if not utterances:
@@ -187,7 +195,7 @@ class Searcher:
         weights = [self.opts.recency_decay ** (n - 1 - i) for i in range(n)]
         with self._lock:
             ranked = self._rank(texts, weights, method, intent)
-            return tuple(self._hit(article_id, score, method, rank, texts, semantic)
+            return tuple(self._hit(article_id, score, method, rank, texts if explain else None, semantic)
                          for rank, (article_id, score, semantic)
                          in enumerate(ranked[: k or self.opts.top_k], start=1))
 
@@ -229,9 +237,12 @@ class Searcher:
                     scores[article_id] += self.opts.intent_boost
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
-    def _hit(self, article_id: str, score: float, method: str, rank: int, texts: list[str],
+    def _hit(self, article_id: str, score: float, method: str, rank: int, texts: list[str] | None,
              semantic: bool) -> Hit:
         article = self._articles[article_id]
+        if texts is None:
+            return Hit(article_id, article.version, article.title, article.answer, round(score, 6),
+                       method, "", rank, intents=article.intents)
         why = explain(article, texts, semantic)
         return Hit(article_id, article.version, article.title, article.answer, round(score, 6),
                    method, why.text, rank, why.keywords, why.sentence, article.intents)

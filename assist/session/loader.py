@@ -17,9 +17,9 @@ def open_call_log(settings: Settings) -> CallLog:
 
 def open_search(settings: Settings) -> Callable[[list[str], str | None], Sequence[Any]]:
     """Hybrid KB search over the store (seeded from kb/ on first start); sees edits at once."""
-    from assist.retrieve.search import open_searcher
+    from assist.retrieve.search import Searcher
 
-    searcher = open_searcher(settings)
+    searcher = Searcher.open(settings)
     top_k = settings.retrieve.top_k
 
     def search(utterances: list[str], intent: str | None) -> Sequence[Any]:

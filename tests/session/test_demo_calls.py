@@ -1,0 +1,120 @@
+"""End to end on every shipped demo call: real NLU, real KB search, real scripts, real call log."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assist.guide.events import Alert, Suggestions
+from assist.session.loader import build_deps
+from assist.session.log import CallLog
+from assist.session.manager import SessionManager
+from assist.session.replay import read_transcript
+
+REPO = Path(__file__).resolve().parents[2]
+CALLS = sorted((REPO / "demo" / "calls").glob("*.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def deps(tmp_path_factory):
+    from assist.config import Settings
+
+    root = tmp_path_factory.mktemp("session")
+    return build_deps(Settings(root=root, model_dir=REPO / "models", kb_dir=REPO / "kb",
+                               demo_dir=REPO / "demo"))
+
+
+@pytest.fixture(scope="module")
+def results(deps, tmp_path_factory):
+    log = CallLog(tmp_path_factory.mktemp("log") / "calls.sqlite3")
+    manager = SessionManager(deps, log)
+    out = {}
+    for path in CALLS:
+        manager.start(path.stem)
+        events = [e for turn in read_transcript(path) for e in manager.handle(turn)]
+        summary = manager.end(path.stem)
+        out[path.stem] = (events, summary, json.loads(path.with_suffix(".expected.json").read_text()))
+    return out, log
+
+
+def test_there_are_at_least_12_demo_calls():
+    assert len(CALLS) >= 12
+
+
+@pytest.mark.parametrize("path", CALLS, ids=lambda p: p.stem)
+def test_stages_and_checklist(results, path):
+    events, summary, expected = results[0][path.stem]
+    reached = list(summary.stages)
+    for stage in expected["stages"]:
+        if stage != "objection":  # depends on the sentiment model, checked separately
+            assert stage in reached, (stage, reached)
+    checklist = dict(summary.checklist)
+    for item, value in expected["checklist"].items():
+        assert checklist[item] == value, (item, checklist[item], value)
+
+
+def test_main_intent_found_in_most_calls(results):
+    """The call's main intent is among the summary's intents (model errors allowed on 3 calls)."""
+    misses = [name for name, (_, summary, expected) in results[0].items()
+              if expected["intents"][0] not in summary.intents]
+    assert len(misses) <= 3, misses
+
+
+def test_per_turn_intent_accuracy(results):
+    right = total = 0
+    for events, _, expected in results[0].values():
+        insights = [e for e in events if type(e).__name__ == "InsightEvent"]
+        for got, want in zip(insights, expected["per_turn_intents"]):
+            total += 1
+            right += got.intent == want or (want == "none" and got.intent == "unsure")
+    # Per-turn labels include short answers (names, numbers) that are hard to call "none";
+    # measured 0.57 with the default heads: this guards against regressions, not the target.
+    assert total > 100 and right / total >= 0.5, right / total
+
+
+@pytest.mark.parametrize("path", CALLS, ids=lambda p: p.stem)
+def test_alerts_and_customer_type(results, path):
+    events, summary, expected = results[0][path.stem]
+    kinds = set(summary.alerts)
+    for must in ("supervisor", "complaint", "cancel_threat", "hold"):
+        if must in expected["alerts"]:
+            assert must in kinds, (must, kinds)
+    assert ("supervisor" in kinds) == ("supervisor" in expected["alerts"])
+    if expected["customer_type"]:
+        assert summary.customer_type == expected["customer_type"]
+
+
+def test_complaint_protocol_suggests_apology_first(results, deps):
+    events, _, _ = results[0]["04_complaint_supervisor"]
+    apology = set(deps.scripts.lines("complaint_apology"))
+    alerts = [e for e in events if isinstance(e, Alert) and e.kind == "complaint"]
+    assert alerts
+    lines = [e.next_line for e in events if isinstance(e, Suggestions)]
+    first_after = lines[0] if lines else ""
+    assert any(first_after.startswith(line.split("{")[0][:6]) for line in apology) or "죄송" in first_after
+
+
+def test_suggestions_do_not_flicker(results):
+    for name, (events, _, _) in results[0].items():
+        cards = [e for e in events if isinstance(e, Suggestions)]
+        replaced = sum(1 for c in cards if c.replaced)
+        customer_finals = sum(1 for e in events if type(e).__name__ == "InsightEvent")
+        assert replaced <= customer_finals // 2 + 1, (name, replaced, customer_finals)
+        for card in cards:
+            assert 1 <= len(card.answers) <= 3 and len({a.article_id for a in card.answers}) == len(card.answers)
+
+
+def test_summary_fields_and_redacted_log(results):
+    outcome, log = results
+    events, summary, expected = outcome["07_payment_method_pii"]
+    assert summary.disposition.startswith("payment_method")
+    assert summary.summary and summary.follow_ups is not None
+    stored = log.call("07_payment_method_pii")
+    text = " ".join(row["text"] for row in stored["transcript"])
+    raw = " ".join(t.text for t in read_transcript(REPO / "demo/calls/07_payment_method_pii.jsonl"))
+    assert "[" in text  # masks present
+    for secret in ("공일공 삼칠이일 팔사오구", "오삼일이 팔팔공사 칠육일구 삼공이오", "천구백팔십구년 칠월 십사일"):
+        assert secret in raw and secret not in text
+    escalated = outcome["04_complaint_supervisor"][1]
+    assert escalated.disposition.endswith("escalated")
