@@ -10,8 +10,8 @@ export OMP_NUM_THREADS ?= 2
 
 .PHONY: run setup models demo test test-deps bench eval clean
 
-run: models ## set up if needed, then start the app with the bundled demo
-	$(BIN)/assist demo
+run: models ## set up if needed, then serve the app (http://127.0.0.1:7860) with the bundled demo calls
+	$(BIN)/assist app
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }

@@ -106,9 +106,15 @@ def _build_nlu(settings: Settings, old: dict, force: bool, say: Progress) -> dic
     trained = settings.models_path / "nlu"
     if (not force and old.get("source") == "trained"
             and all((trained / task / "model_card.json").is_file() for task in ("intent", "sentiment"))):
+        from assist.nlu.onnx_export import ensure_onnx
+
         say("nlu: up to date")
-        return old
-    return ensure_default_nlu(settings, say)
+        return old | {"onnx": ensure_onnx(settings, say)}
+    entry = ensure_default_nlu(settings, say)
+    from assist.nlu.onnx_export import ensure_onnx
+
+    entry["onnx"] = ensure_onnx(settings, say)  # the faster backend, kept beside the torch one
+    return entry
 
 
 def build_models(settings: Settings, force: bool = False, progress: Progress = print) -> dict:

@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction, groups: dict) -> None:
     bench.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4])
     bench.add_argument("--seconds", type=float, default=45.0, help="length of each simulated call")
     bench.add_argument("--frame-ms", type=int, default=20, help="audio per media message and track")
+    bench.add_argument("--engine", choices=["hybrid", "vosk", "whisper"],
+                       help="recognition mode of the server (default: asr.mode)")
+    bench.add_argument("--nlu-threshold", type=float, default=0.0,
+                       help="intent 'unsure' threshold of the server (default 0: the bench speech is "
+                       "real but off-topic, so every customer final goes on to KB search as on-topic "
+                       "calls do; the work per final is the same)")
     bench.add_argument("--asr-processes", type=int, default=0, help="recognition worker processes")
     bench.add_argument("--nlu-processes", type=int, default=0, help="NLU worker processes")
     bench.add_argument("--write", action="store_true", help="append the results to docs/RESULTS.md")
@@ -71,7 +77,10 @@ def _start_server(args: argparse.Namespace, digest: str, port: int, log_path: Pa
         "ASSIST_API__ASR_PROCESSES": str(args.asr_processes),
         "ASSIST_API__NLU_PROCESSES": str(args.nlu_processes),
         "ASSIST_SERVER__HOST": "127.0.0.1",
+        "ASSIST_NLU__UNSURE_THRESHOLD": str(args.nlu_threshold),
     })
+    if args.engine:
+        env["ASSIST_ASR__MODE"] = args.engine
     with log_path.open("wb") as log:
         return subprocess.Popen([sys.executable, "-m", "assist.cli", "serve", "--port", str(port)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -114,6 +123,9 @@ def run_bench_api(args: argparse.Namespace) -> int:
         config = ApiBenchConfig(f"ws://127.0.0.1:{port}", token, tuple(args.calls), args.seconds,
                                 args.frame_ms, server_pid=server.pid)
         report = run_api_bench(settings, config, progress=lambda line: console.print(line))
+        report.notes += [f"server: asr.mode={args.engine or settings.asr.mode}, "
+                         f"nlu.unsure_threshold={args.nlu_threshold:g}, asr_processes={args.asr_processes}, "
+                         f"nlu_processes={args.nlu_processes}; client and server share the machine"]
     finally:
         server.terminate()
         try:
@@ -125,6 +137,7 @@ def run_bench_api(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     if args.write:
         command = (f"assist bench api --calls {' '.join(map(str, args.calls))} --seconds {args.seconds:g}"
+                   + (f" --engine {args.engine}" if args.engine else "")
                    + (f" --asr-processes {args.asr_processes}" if args.asr_processes else "")
                    + (f" --nlu-processes {args.nlu_processes}" if args.nlu_processes else ""))
         append_results(settings.root / "docs" / "RESULTS.md", command, report.markdown())

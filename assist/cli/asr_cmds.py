@@ -65,7 +65,7 @@ def _options(settings: Settings, engine: str | None, vocab: bool = True,
 def run_replay(args: argparse.Namespace) -> int:
     """A call recording or transcript (.jsonl) through recognition and the assist session."""
     from assist.asr import load_engines, transcribe_stream
-    from assist.audio import pace, probe, stream_file
+    from assist.audio import pace, probe, speakers_for, stream_file
     from assist.cli.replay_view import LiveTranscript
     from assist.cli.session_cmds import replay_session
     from assist.session.replay import read_transcript, transcript_events
@@ -77,7 +77,8 @@ def run_replay(args: argparse.Namespace) -> int:
         return replay_session(args.file, transcript_events(turns, args.realtime), call_id, args.json,
                               save=not args.no_save)
     channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
-    probe(args.file)  # fail on bad input before loading models
+    info = probe(args.file)  # fail on bad input before loading models
+    speakers_for(info.channels, settings.audio, channels, where=info.path)
     engines = load_engines(settings, _options(settings, args.engine))
     try:
         chunks = pace(stream_file(args.file, settings.audio, channels), args.realtime)

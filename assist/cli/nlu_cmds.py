@@ -10,7 +10,7 @@ from rich.console import Console
 
 from assist.config import AssistError, Settings, get_settings
 
-console = Console()
+console = Console(soft_wrap=True)
 err = Console(stderr=True)
 TASKS = ("intent", "sentiment")
 

@@ -204,16 +204,20 @@ def tune_unsure_threshold(probs: np.ndarray, y: np.ndarray, target_precision: fl
     return ceiling
 
 
-def tune_oos_threshold(probs: np.ndarray, y: np.ndarray, oos_index: int) -> float:
-    """In-scope confidence below which an utterance is out of scope, chosen to maximize the
-    mean of in-scope accuracy and out-of-scope recall on out-of-fold predictions."""
-    best, best_score = 0.0, -1.0
+def tune_oos_threshold(probs: np.ndarray, y: np.ndarray, oos_index: int,
+                       target_recall: float = 0.85) -> float:
+    """Lowest in-scope confidence threshold whose out-of-fold out-of-scope recall reaches
+    ``target_recall`` (the fewest in-scope answers given up for it); if none does, the one
+    with the best mean of in-scope accuracy and out-of-scope recall."""
     in_scope = y != oos_index
+    best, best_score = 0.0, -1.0
     for threshold in np.arange(0.0, 0.95, 0.01):
         pred = probs.argmax(axis=1).copy()
         pred[probs.max(axis=1) < threshold] = oos_index
-        acc = float((pred[in_scope] == y[in_scope]).mean()) if in_scope.any() else 0.0
         rec = float((pred[~in_scope] == oos_index).mean()) if (~in_scope).any() else 0.0
+        if rec >= target_recall:
+            return round(float(threshold), 2)
+        acc = float((pred[in_scope] == y[in_scope]).mean()) if in_scope.any() else 0.0
         if (acc + rec) / 2 > best_score + 1e-9:
             best, best_score = float(threshold), (acc + rec) / 2
     return round(best, 2)

@@ -181,7 +181,7 @@ def _threshold(opts: TrainOptions, probs: np.ndarray, y: np.ndarray,
                labels: Sequence[str]) -> tuple[float, str | None, str]:
     if opts.oos_label:
         value = tune_oos_threshold(probs, y, list(labels).index(opts.oos_label))
-        return value, opts.oos_label, "max mean of in-scope accuracy and oos recall (out-of-fold)"
+        return value, opts.oos_label, "lowest threshold with out-of-fold oos recall >= 0.85"
     if opts.task == "intent":
         value = tune_unsure_threshold(probs, y, opts.unsure_precision)
         return value, "unsure", f"lowest score with out-of-fold precision >= {opts.unsure_precision}"

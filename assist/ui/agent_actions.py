@@ -68,7 +68,8 @@ class AgentActions:
                     live.view.note("")
                 hub.play_audio(live, path, ("customer", "agent"))
         else:
-            call = hub.start(state.token, owner, f"데모 {demo.label} · {speed:g}배속")
+            pace = f"{speed:g}배속" if speed != 1 else "실제 속도"
+            call = hub.start(state.token, owner, f"데모 {demo.label} · {pace}")
             turns = read_transcript(demo.path, call.call_id)
 
             def feed(live: LiveCall) -> None:

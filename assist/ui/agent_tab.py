@@ -99,7 +99,8 @@ def _kb_search() -> dict:
     return c
 
 
-def build_agent_tab(ctx: Ctx) -> AgentTab:
+def build_agent_tab(ctx: Ctx, timer: gr.Timer) -> AgentTab:
+    """The tab inside the app's Tabs; ``timer`` (made outside them) drives the panel."""
     actions = AgentActions(ctx)
     with gr.Tab("상담 지원", id="agent", visible=False) as tab:
         with gr.Column(elem_id="agent-panel"):
@@ -116,7 +117,6 @@ def build_agent_tab(ctx: Ctx) -> AgentTab:
             line = gr.HTML(elem_id="call-line")
             flow = gr.HTML(flow_html(None, [], ()), elem_id="call-flow")
             search = _kb_search()
-    timer = gr.Timer(ctx.settings.ui.poll_ms / 1000, active=False)
     start["timer"] = timer
     outputs = [status, end, alerts, transcript, insight, *cards["groups"], *cards["bodies"], line,
                flow, after["box"], after["summary"], after["intent"], after["outcome"], timer]

@@ -60,8 +60,9 @@ def build_app(settings: Settings, deps: AppDeps | None = None) -> gr.Blocks:
                 gr.HTML('<span class="ca-brand">상담 어시스트</span>', min_width=0)
                 user_label = gr.HTML(elem_id="user-label", min_width=0)
                 logout = gr.Button("로그아웃", size="sm", elem_id="logout", min_width=0, scale=0)
+            timer = gr.Timer(settings.ui.poll_ms / 1000, active=False)
             with gr.Tabs(elem_id="tabs"):
-                agent = build_agent_tab(ctx)
+                agent = build_agent_tab(ctx, timer)
                 kb_tab = build_kb_tab(ctx)
                 eval_tab = build_eval_tab(ctx)
         agent.timer.tick(agent.tick, [state], agent.tick_outputs, show_progress="hidden",

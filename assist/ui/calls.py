@@ -70,10 +70,11 @@ class CallHub:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, token: str, owner: str, source: str) -> LiveCall:
-        """A new call for this login; its previous call is ended and saved if still open."""
+        """A new call for this login; an unsaved previous call is ended and its summary saved."""
         previous = self.latest(token)
-        if previous is not None:
-            self.finish(previous, "새 통화를 시작해서 이전 통화를 종료했습니다.")
+        if previous is not None:  # ended now; its summary is saved as soon as it is ready
+            previous.orphaned = True
+            self.end(previous)
             self.autosave(previous)
         call_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{owner[:12]}-{secrets.token_hex(3)}"
         call = LiveCall(call_id, token, owner, source, self.manager.start(call_id))

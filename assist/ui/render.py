@@ -96,7 +96,9 @@ def _sparkline(values: list[float]) -> str:
 def insight_html(insight: InsightEvent | None, trend_values: list[float]) -> str:
     if insight is None:
         return ('<div class="ca-insight"><div class="ca-intent"><div class="lbl">고객 문의</div>'
-                '<div class="val muted">아직 파악되지 않았습니다</div></div></div>')
+                '<div class="val muted">아직 파악되지 않았습니다</div></div>'
+                '<div class="ca-mood"><div class="lbl">고객 감정</div>'
+                '<div class="val muted">고객이 말하면 표시됩니다</div></div></div>')
     pct = round(insight.intent_score * 100)
     value = max(-1.0, min(1.0, insight.trend_value))
     trend, arrow = TRENDS.get(insight.trend, (insight.trend, ""))

@@ -127,6 +127,7 @@ CSS = """
 #kb-results .wrap { max-height: 560px; overflow-y: auto; display: flex; flex-direction: column;
   flex-wrap: nowrap; gap: 4px; }
 #kb-results label { font-size: 13px; padding: 6px 10px; }
+.block:has(> .html-container > .prose:empty) { display: none !important; }
 footer { display: none !important; }
 """
 

@@ -2,6 +2,7 @@
 the agent, evaluation uploads, hostile text, bad uploads, separate sessions, reconnects."""
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import wave
@@ -42,6 +43,12 @@ def field(page: Page, elem_id: str):
     return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
 
 
+def clear(page: Page, elem_id: str) -> None:
+    """Remove the file a gr.File holds, so another can be chosen."""
+    page.locator(f"#{elem_id} button[aria-label]").last.click()
+    expect(page.locator(f"#{elem_id} input[type=file]")).to_have_count(1)
+
+
 def shot(page: Page, server, name: str) -> None:
     page.screenshot(path=str(server.shots / f"{name}.png"), full_page=True)
 
@@ -52,8 +59,7 @@ def test_each_role_sees_its_tabs_and_a_wrong_password_is_refused(browser, app_se
     for role, tabs in expected.items():
         page = login(browser, app_server, role)
         expect(page.locator("#user-label")).to_contain_text(role)
-        names = [t.strip() for t in page.get_by_role("tab").all_inner_texts()]
-        assert names == tabs, role
+        expect(page.get_by_role("tab")).to_have_text(tabs)
         page.context.close()
     page = browser.new_page(locale="ko-KR")
     page.goto(app_server.url)
@@ -130,7 +136,7 @@ def test_sessions_see_only_their_own_call_and_a_reload_brings_it_back(browser, a
         page.context.close()
 
 
-def test_a_saved_kb_edit_is_found_at_once_in_the_agent_tab(browser, app_server) -> None:
+def test_a_saved_kb_edit_is_found_at_once_in_the_agent_tab(browser, app_server, tmp_path) -> None:
     page = login(browser, app_server, "editor", width=1280)
     tab(page, "지식 관리")
     field(page, "kb-query").fill("로밍")
@@ -157,7 +163,26 @@ def test_a_saved_kb_edit_is_found_at_once_in_the_agent_tab(browser, app_server) 
     expect(page.locator("#kb-msg")).to_contain_text("삭제했습니다")
     page.locator("#kb-restore").click()
     expect(page.locator("#kb-msg")).to_contain_text("복원했습니다")
+    _import_and_export(page, tmp_path)
     page.context.close()
+
+
+def _import_and_export(page: Page, tmp_path: Path) -> None:
+    good = {"id": "imported-01", "title": "가져온 문서", "intents": ["roaming"], "tags": [],
+            "answer": "가져온 답변입니다.", "steps": [], "related": []}
+    bad = dict(good, id="Bad Id", intents=["no_such_intent"])
+    page.locator("#kb-io").get_by_text("가져오기 · 내보내기").click()
+    upload = page.locator("#kb-upload input[type=file]")
+    for rows, message in (([good, bad], "가져오지 않았습니다"), ([good], "새 문서 1개")):
+        source = tmp_path / f"import-{len(rows)}.jsonl"
+        source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+        upload.set_input_files(source)
+        expect(page.locator("#kb-upload")).to_contain_text(source.name, timeout=WAIT_MS)
+        page.locator("#kb-import").click()
+        expect(page.locator("#kb-import-msg")).to_contain_text(message, timeout=WAIT_MS)
+        clear(page, "kb-upload")
+    page.locator("#kb-export").click()
+    expect(page.locator("#kb-export-file")).to_contain_text(".jsonl", timeout=WAIT_MS)
 
 
 def test_hostile_article_text_shows_as_text_and_runs_nothing(browser, app_server) -> None:
@@ -169,9 +194,12 @@ def test_hostile_article_text_shows_as_text_and_runs_nothing(browser, app_server
     pick(page, "kb-intents", "환불 (refund)")
     page.keyboard.press("Escape")
     field(page, "kb-answer").fill(HOSTILE_ANSWER)
+    field(page, "kb-note-text").fill('<img src=x onerror="window.__pwned=2">')
     expect(page.locator("#kb-preview")).to_contain_text("<script>window.__pwned=1</script>")
     page.locator("#kb-save").click()
     expect(page.locator("#kb-msg")).to_contain_text("저장했습니다 (버전 1)", timeout=WAIT_MS)
+    expect(page.locator("#kb-history")).to_contain_text("onerror")
+    assert page.evaluate("() => window.__pwned") is None
     tab(page, "상담 지원")
     page.locator("#agent-kb").click()
     field(page, "agent-kb-query").fill("해킹시도문구")
@@ -187,7 +215,10 @@ def test_hostile_article_text_shows_as_text_and_runs_nothing(browser, app_server
 def _intent_file(repo: Path, tmp_path: Path, rows: int = 40) -> Path:
     lines = (repo / "data" / "nlu" / "dev_g1.jsonl").read_text("utf-8").splitlines()
     path = tmp_path / "intent_eval.jsonl"
-    path.write_text("\n".join(lines[::max(1, len(lines) // rows)][:rows]) + "\n", "utf-8")
+    hostile = json.dumps({"text": '<img src=x onerror="window.__pwned=3"> 요금 문의',
+                          "intent": "roaming", "sentiment": "neutral"}, ensure_ascii=False)
+    picked = lines[::max(1, len(lines) // rows)][:rows]
+    path.write_text("\n".join([hostile, *picked]) + "\n", "utf-8")
     return path
 
 
@@ -201,6 +232,8 @@ def test_evaluation_upload_shows_metrics_plot_and_reports(browser, app_server, t
     expect(page.locator("#eval-files")).to_contain_text(".html")
     expect(page.locator("#eval-files")).to_contain_text(".csv")
     expect(page.locator("#eval-errors")).to_be_visible()
+    expect(page.locator("#eval-errors")).to_contain_text("onerror")
+    assert page.evaluate("() => window.__pwned") is None
     shot(page, app_server, "evaluator")
     field(page, "eval-golden-name").fill("테스트 골든셋")
     page.locator("#eval-golden-box").click()
@@ -239,7 +272,7 @@ def test_wrong_corrupt_and_oversize_uploads_get_korean_messages(browser, app_ser
         expect(page.locator("#call-upload")).to_contain_text(path.name, timeout=WAIT_MS)
         page.locator("#call-start").click()
         expect(page.locator("#call-msg")).to_contain_text(message, timeout=WAIT_MS)
-        page.locator("#call-upload button[aria-label]").last.click()
+        clear(page, "call-upload")
     expect(page.locator("#call-status")).to_contain_text("진행 중인 통화가 없습니다")
     tab(page, "모델 평가")
     page.locator("#eval-upload input[type=file]").set_input_files(notes)
