@@ -64,6 +64,8 @@ def _register_train(train: argparse.ArgumentParser) -> None:
                        help="keep this fixed-seed fraction of the transfer data out (saved "
                        "as transfer_heldout.jsonl) so it can be scored")
     train.add_argument("--aux-label-column", help="lora: second label column (multi-task)")
+    train.add_argument("--no-char", action="store_true",
+                       help="setfit/lora: head on the vector only (no character n-grams)")
     train.add_argument("--augment", type=int, default=None, help="ASR-noise copies per row")
     train.add_argument("--epochs", type=int, default=2, help="setfit/lora epochs")
     train.add_argument("--max-minutes", type=float, default=30.0)
@@ -163,7 +165,7 @@ def run_train(args: argparse.Namespace) -> int:
                         c=args.c, augment_copies=args.augment, oos_label=args.oos_label,
                         extra=_transfer(args, out), extra_weight=args.transfer_weight,
                         epochs=args.epochs, max_minutes=args.max_minutes, aux_labels=aux,
-                        note=args.note)
+                        lexical=not args.no_char, note=args.note)
     err.log(f"{args.what}: {len(data)} rows, {len(data.label_set)} labels from {data.source}")
     result = train_model(settings, data, opts, out, dev, progress=lambda m: err.log(m),
                          dev_name=dev_name)

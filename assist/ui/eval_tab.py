@@ -47,7 +47,7 @@ class EvalActions:
                 gr.Dropdown(choices=golden, value=None),
                 gr.Dropdown(choices=models, value=models[0][1] if models else None,
                             visible=bool(models)),
-                gr.Dropdown(choices=models, value=None, visible=bool(models)))
+                gr.Dropdown(choices=models, value=None, visible=bool(models)), None)
 
     def run(self, state: UiState, kind: str, upload: object, golden: str | None,
             model_a: str | None, model_b: str | None) -> list:
@@ -134,7 +134,9 @@ class EvalActions:
 def _table(rows: list[list], headers: list[str]) -> gr.Dataframe:
     if not rows:
         return gr.Dataframe(value=None, visible=False)
-    return gr.Dataframe(value=rows, headers=headers, visible=True)
+    rest = f"{50 / max(1, len(headers) - 1):.0f}%"
+    return gr.Dataframe(value=rows, headers=headers, visible=True,
+                        column_widths=["50%", *[rest] * (len(headers) - 1)])
 
 
 def _inputs(ctx: Ctx) -> dict:
@@ -189,7 +191,7 @@ def build_eval_tab(ctx: Ctx) -> gr.Tab:
             fb_table = gr.Dataframe(headers=FEEDBACK_HEADERS, interactive=False, visible=False,
                                     elem_id="eval-feedback-table")
     ins["kind"].change(actions.choose, [state, ins["kind"]],
-                       [ins["help"], ins["golden"], ins["model_a"], ins["model_b"]],
+                       [ins["help"], ins["golden"], ins["model_a"], ins["model_b"], ins["upload"]],
                        api_visibility="private")
     ins["run"].click(actions.run, [state, ins["kind"], ins["upload"], ins["golden"],
                                    ins["model_a"], ins["model_b"]],

@@ -116,7 +116,8 @@ CSS = """
   border: 1px solid #e2e8f0; border-radius: 8px; padding: 8px; max-height: 320px; overflow: auto; }
 .ca-diff span { display: block; min-height: 1.3em; }
 .ca-diff .add { background: #dcfce7; } .ca-diff .del { background: #fee2e2; } .ca-diff .hunk { color: #6366f1; }
-.ca-metrics { border-collapse: collapse; font-size: 13px; width: 100%; }
+.ca-metrics { border-collapse: collapse; font-size: 13px; width: 100%; margin: 4px 0 8px; }
+.ca-metrics th, .ca-metrics td { border-left: none !important; border-right: none !important; }
 .ca-metrics th, .ca-metrics td { border-bottom: 1px solid #e2e8f0; padding: 4px 8px; text-align: right; }
 .ca-metrics th:first-child, .ca-metrics td:first-child { text-align: left; }
 .ca-metrics .better { color: #047857; font-weight: 700; } .ca-metrics .worse { color: #b91c1c; font-weight: 700; }
