@@ -117,8 +117,16 @@ def _build_nlu(settings: Settings, old: dict, force: bool, say: Progress) -> dic
     return entry
 
 
-def build_models(settings: Settings, force: bool = False, progress: Progress = print) -> dict:
-    """Build what is missing or stale and write the manifest; returns the manifest."""
+Step = Callable[[Settings, dict, bool, Progress], dict]
+
+
+def build_models(settings: Settings, force: bool = False, progress: Progress = print,
+                 extra: tuple[tuple[str, Step], ...] = ()) -> dict:
+    """Build what is missing or stale and write the manifest; returns the manifest.
+
+    ``extra``: (manifest key, step) pairs run after the models, each given its previous
+    manifest entry; steps from layers above this one (the web app's precomputed start-up
+    work) come in this way."""
     models = settings.models_path
     models.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(models)
@@ -127,6 +135,8 @@ def build_models(settings: Settings, force: bool = False, progress: Progress = p
     manifest["whisper"] = _build_whisper(models, manifest.get("whisper", {}), force, progress)
     manifest["encoder"] = _build_encoder(models, settings, manifest.get("encoder", {}), force, progress)
     manifest["nlu"] = _build_nlu(settings, manifest.get("nlu", {}), force, progress)
+    for name, step in extra:  # e.g. the web app's start-time work (assist.ui.warm.BUILD_STEPS)
+        manifest[name] = step(settings, manifest.get(name, {}), force, progress)
     manifest["built_at"] = manifest.get("built_at") or time.strftime("%Y-%m-%dT%H:%M:%S%z")
     tmp = models / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")

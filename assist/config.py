@@ -101,6 +101,20 @@ class AsrOptions(_Options):
         "VAD pause cost 5 CER points on ko_speech_dev).")
     utterance_max_s: float = Field(15.0, description="An utterance longer than this is decoded.")
     _split = field_validator("first_pass_speakers", mode="before")(_split_speakers)
+    first_pass_shed: bool = Field(
+        True, description="Hybrid mode under load (assist/asr/shed.py): a segment that starts "
+        "while recognition is behind gets no vosk first pass, only its Whisper final, so a "
+        "busy process degrades to whisper-only instead of every call falling behind. Live "
+        "audio only: a file fed faster than real time never sheds.")
+    first_pass_shed_lag_ms: int = Field(
+        500, ge=0, description="Shed while this call's audio is recognized more than this "
+        "far behind real time.")
+    first_pass_shed_whisper_s: float = Field(
+        3.0, ge=0, description="Shed while a Whisper final has waited longer than this to be "
+        "decoded.")
+    first_pass_max_active: int = Field(
+        0, ge=0, description="At most this many vosk first passes open at once per process; "
+        "more simultaneous speakers get Whisper finals only (0: no cap).")
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     vocab_bias: bool = Field(True, description="Correct vosk near-misses to domain terms.")
@@ -117,8 +131,9 @@ class NluOptions(_Options):
         "threshold tuned at training, stored in the model card).")
     backend: Literal["torch", "onnx"] = Field(
         "torch", description="Encoder runtime: torch, or the ONNX export (onnxruntime).")
-    intent_model: str = Field("", description="Intent model folder ('': models/nlu/intent "
-                              "if rebuilt there, else the heads bundled in assist/nlu/trained).")
+    intent_model: str = Field("", description="Intent model folder ('': the heads bundled in "
+                              "assist/nlu/trained, or models/nlu/intent when `make models` had "
+                              "to retrain them for other encoder weights).")
     sentiment_model: str = Field("", description="Sentiment model folder (same rule).")
     max_chars: int = Field(512, ge=16, description="Longer utterances are cut before encoding.")
 
@@ -137,6 +152,16 @@ class RetrieveOptions(_Options):
                                "ranking in fusion (robust to recognizer spacing and spelling).")
     title_weight: float = Field(0.5, ge=0, description="Share of the title+tags embedding added "
                                 "to the whole-article embedding in the dense index.")
+    question_prefix: Literal["query", "passage", "off"] = Field(
+        "query", description="How an article's example questions are embedded (each one its "
+        "own vector; the article's dense score is the best of its vectors): as queries, as "
+        "passages, or not at all.")
+    question_weight: float = Field(0.95, ge=0, description="Scale of an example-question "
+                                   "vector's similarity against the article vector's (query-query "
+                                   "cosines run higher than query-passage ones; tuned on the dev "
+                                   "split data/retrieval/queries_a.tsv).")
+    question_repeat: int = Field(1, ge=0, description="Times example questions count in the BM25 "
+                                 "text (0: not at all).")
     intent_mode: Literal["boost", "filter", "off"] = Field(
         "boost", description="What the detected intent does: raise matching articles, keep only "
         "them, or nothing.")
@@ -163,6 +188,9 @@ class GuideOptions(_Options):
     team: str = Field("고객상담팀", description="Team name filled into script lines.")
     agent_name: str = Field("상담사", description="Agent name filled into script lines.")
     hysteresis: float = Field(0.15, description="A new top card must score this much higher.")
+    topic_min_score: float = Field(
+        0.75, ge=0.0, le=1.0, description="An intent under this calibrated score neither opens "
+        "a new topic card nor makes the identity check required.")
     session_timeout_s: float = Field(1800.0, description="A call with no event this long is ended.")
 
 
@@ -183,6 +211,12 @@ class UiOptions(_Options):
     idle_call_s: float = Field(300.0, gt=0, description="A live call with no audio or "
                                "transcript this long is ended and its summary saved.")
     max_login_failures: int = Field(5, ge=1, description="Failed logins before a 60 s pause.")
+    nlu_backend: Literal["", "torch", "onnx", "onnx-fp32"] = Field(
+        "onnx-fp32", description="Encoder runtime of the web app: onnx-fp32 (the fp32 ONNX "
+        "export: the same vectors as torch without importing torch, so the app starts ~8 s "
+        "sooner), onnx (the export's selected model, int8 when intent and sentiment stay within "
+        "0.5 points; KB search loses some recall@1), torch, or '' to follow nlu.backend. "
+        "Without an ONNX export the app uses nlu.backend.")
 
 
 def _check_digests(value: object) -> object:

@@ -149,6 +149,10 @@ async def _expire(state: ApiState) -> None:
         await asyncio.sleep(EXPIRE_EVERY_S)
         try:
             await asyncio.to_thread(state.hub.expire, state.settings.guide.session_timeout_s)
+        except RuntimeError as exc:
+            if "after shutdown" in str(exc):  # the thread pool is gone: the server is stopping
+                return
+            log.exception("expiring idle calls failed")
         except Exception:
             log.exception("expiring idle calls failed")
 

@@ -113,7 +113,8 @@ class CallHub:
                 return None
             if call.audio and interrupted:
                 self._cancel_recognition(call)
-            elif call.audio:
+            elif call.audio:  # first-pass finals of the last words at once, then Whisper's
+                self._handle(call, self._recognize(call, None, flush=True))
                 self._handle(call, self._recognize(call, None))
             try:
                 summary = self.manager.end(call.call_id, save=not interrupted)
@@ -197,8 +198,10 @@ class CallHub:
                                     "transcript", time.time())
             return self._handle(call, [event])
 
-    def _recognize(self, call: LiveCall, chunk: AudioChunk | None) -> list:
+    def _recognize(self, call: LiveCall, chunk: AudioChunk | None, flush: bool = False) -> list:
         try:
+            if chunk is None and flush:
+                return list(self.recognition.flush(call.call_id))
             if chunk is None:
                 return list(self.recognition.finish(call.call_id))
             return list(self.recognition.feed(call.call_id, chunk))

@@ -57,7 +57,11 @@ class ApiRefusal(AssistError):
 
 
 class FrameRate:
-    """Token bucket: ``rate_per_s`` messages a second on average, bursts up to one second's worth."""
+    """Token bucket: ``rate_per_s`` messages a second on average, bursts up to one second's worth.
+
+    Time the server itself spent not reading (``credit``: recognition behind, the audio queue
+    full) is credited, so the backlog a client sent meanwhile is not mistaken for a flood.
+    """
 
     def __init__(self, rate_per_s: float, clock=time.monotonic) -> None:
         self.rate = rate_per_s
@@ -69,8 +73,13 @@ class FrameRate:
     def take(self) -> None:
         """Count one message; raises ApiRefusal(1008) when over the rate."""
         now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        refilled = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.tokens = max(self.tokens, refilled)  # credit above capacity is kept until used
         self.last = now
         if self.tokens < 1.0:
             raise ApiRefusal(POLICY, f"more than {self.rate:g} messages per second")
         self.tokens -= 1.0
+
+    def credit(self, seconds: float) -> None:
+        """The server did not read for ``seconds``: allow what the client could send meanwhile."""
+        self.tokens += max(0.0, seconds) * self.rate

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import numpy as np
 from fastapi import APIRouter, WebSocket
@@ -36,6 +37,7 @@ router = APIRouter(prefix="/v1", tags=["media"])
 QUEUE_BLOCKS = 100  # 10 s of audio waiting for recognition before the socket is read slower
 MAX_SKEW_S = 1.0
 DRAIN_IDLE_S = 0.03  # no audio for this long: collect whisper finals without waiting for it
+BACKPRESSURE_S = 0.05  # handling one message took this long: it waited for the audio queue
 
 
 class AudioPipe:
@@ -232,7 +234,11 @@ async def _serve(websocket: WebSocket, stream: _Stream) -> None:
             size = len(data) if data is not None else len(text or "")
             if size > limit or (text and 4 * size > limit and len(text.encode()) > limit):
                 raise ApiRefusal(TOO_BIG, f"message of {size} bytes; the limit is {limit}")
+            started = time.monotonic()
             await stream.on_message(text, data)
+            busy_s = time.monotonic() - started
+            if busy_s > BACKPRESSURE_S:  # the audio queue was full: we did not read meanwhile
+                rate.credit(busy_s)
         if stream.done:
             await stream.finish()
             await close_socket(websocket, NORMAL, "call ended")

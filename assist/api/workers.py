@@ -33,6 +33,9 @@ class Recognition(Protocol):
     def open(self, call_id: str, speakers: tuple[str, ...]) -> None: ...
     def feed(self, call_id: str, chunk: AudioChunk) -> list[TranscriptEvent]: ...
     def drain(self, call_id: str) -> list[TranscriptEvent]: ...  # finals ready between chunks
+    # End of audio: close open segments, queue the last utterances, return what is ready now
+    # (first-pass finals); ``finish`` then waits for the last Whisper finals.
+    def flush(self, call_id: str) -> list[TranscriptEvent]: ...
     def finish(self, call_id: str) -> list[TranscriptEvent]: ...
     def cancel(self, call_id: str) -> None: ...  # drop a call without waiting for its finals
     def close(self) -> None: ...
@@ -54,7 +57,7 @@ class LocalRecognition:
 
     def open(self, call_id: str, speakers: tuple[str, ...]) -> None:
         with self._lock:
-            self._calls[call_id] = CallRecognizer(call_id, speakers, self.engines)
+            self._calls[call_id] = CallRecognizer(call_id, speakers, self.engines, live=True)
 
     def feed(self, call_id: str, chunk: AudioChunk) -> list[TranscriptEvent]:
         return self._calls[call_id].feed(chunk)
@@ -62,6 +65,10 @@ class LocalRecognition:
     def drain(self, call_id: str) -> list[TranscriptEvent]:
         recognizer = self._calls.get(call_id)
         return recognizer.drain() if recognizer else []
+
+    def flush(self, call_id: str) -> list[TranscriptEvent]:
+        recognizer = self._calls.get(call_id)
+        return recognizer.finish(0.0) if recognizer else []
 
     def finish(self, call_id: str) -> list[TranscriptEvent]:
         with self._lock:
@@ -98,7 +105,7 @@ def _init_recognition(settings: Settings) -> None:
 
 
 def _rec_open(call_id: str, speakers: tuple[str, ...]) -> int:
-    _WORKER["calls"][call_id] = CallRecognizer(call_id, speakers, _WORKER["engines"])
+    _WORKER["calls"][call_id] = CallRecognizer(call_id, speakers, _WORKER["engines"], live=True)
     return os.getpid()
 
 
@@ -109,6 +116,11 @@ def _rec_feed(call_id: str, chunk: AudioChunk) -> list[TranscriptEvent]:
 def _rec_drain(call_id: str) -> list[TranscriptEvent]:
     recognizer = _WORKER["calls"].get(call_id)
     return recognizer.drain() if recognizer else []
+
+
+def _rec_flush(call_id: str) -> list[TranscriptEvent]:
+    recognizer = _WORKER["calls"].get(call_id)
+    return recognizer.finish(0.0) if recognizer else []
 
 
 def _rec_finish(call_id: str) -> list[TranscriptEvent]:
@@ -173,6 +185,12 @@ class ProcessRecognition:
         if index is None:
             return []
         return self._pools[index].submit(_rec_drain, call_id).result(CALL_TIMEOUT_S)
+
+    def flush(self, call_id: str) -> list[TranscriptEvent]:
+        index = self._home.get(call_id)
+        if index is None:
+            return []
+        return self._pools[index].submit(_rec_flush, call_id).result(CALL_TIMEOUT_S)
 
     def finish(self, call_id: str) -> list[TranscriptEvent]:
         with self._lock:

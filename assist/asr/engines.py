@@ -1,9 +1,10 @@
 """The loaded recognition engines a process shares across all its calls."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from assist.asr.shed import FirstPassBudget
 from assist.asr.vocab import DomainVocabulary
 from assist.asr.vosk import VoskEngine
 from assist.asr.whisper import WhisperEngine, WhisperWorker
@@ -23,6 +24,11 @@ class Engines:
     vocab: DomainVocabulary
     vosk: VoskEngine | None
     whisper: WhisperWorker | None
+    budget: FirstPassBudget | None = field(default=None)  # hybrid: first pass shed under load
+
+    def __post_init__(self) -> None:
+        if self.budget is None and self.vosk is not None and self.whisper is not None:
+            self.budget = FirstPassBudget(self.asr, self.whisper.wait_s)
 
     @property
     def mode(self) -> str:

@@ -23,6 +23,7 @@ from assist.asr.events import (
     TranscriptEvent,
     Word,
 )
+from assist.asr.shed import CallClock
 from assist.asr.vad import GateEvent, SpeechGate
 from assist.asr.whisper import WhisperJob, WhisperResult
 from assist.audio import AudioChunk
@@ -86,15 +87,22 @@ def transcribe_stream(call_id: str, chunks: Iterable[AudioChunk], engines: Engin
 class CallRecognizer:
     """Feed chunks, collect events; thread-safe toward the whisper worker only."""
 
-    def __init__(self, call_id: str, speakers: Iterable[str], engines: Engines) -> None:
+    def __init__(self, call_id: str, speakers: Iterable[str], engines: Engines,
+                 live: bool | None = None) -> None:
         self.call_id = call_id
         self.engines = engines
         self.channels = [_Channel(s, SpeechGate(engines.vad)) for s in speakers]
         self._pending = _Pending()
+        # How far behind real time, for first-pass shedding (live None: a feed that runs ahead
+        # of real time is taken for a file and never shed).
+        self.clock = CallClock(live)
 
     def feed(self, chunk: AudioChunk) -> list[TranscriptEvent]:
         events: list[TranscriptEvent] = []
         now_s = chunk.start_s + chunk.duration_s
+        self.clock.tick(now_s)
+        if self.engines.budget is not None:
+            self.engines.budget.observe(self.clock)
         for channel, samples in zip(self.channels, chunk.samples):
             channel.remember(samples, chunk.start_s)
             for gate_event in channel.gate.push(samples, chunk.start_s):
@@ -131,6 +139,8 @@ class CallRecognizer:
         if event.kind == "start":
             channel.count += 1
             vosk = self.engines.vosk.segment() if self._first_pass(channel.speaker) else None
+            if vosk is not None and self.engines.budget is not None:
+                self.engines.budget.opened(vosk)
             channel.segment = _Segment(
                 f"{channel.speaker}-{channel.count:04d}", event.at_s, vosk
             )
@@ -161,6 +171,8 @@ class CallRecognizer:
         too_short = end.speech_s * 1000 < self.engines.vad.min_speech_ms
         events: list[TranscriptEvent] = []
         if segment.vosk is not None:
+            if self.engines.budget is not None:
+                self.engines.budget.closed(segment.vosk)
             result = segment.vosk.final()
             text = self._vosk_text(result.text)
             if text or segment.last_partial:
@@ -193,6 +205,7 @@ class CallRecognizer:
         first, end_s = segments[0][0], segments[-1][1]
         audio = channel.audio_between(first.start_s, end_s + self.engines.vad.speech_pad_ms / 1000)
         replaces = tuple(seg.segment_id for seg, _ in segments)
+        first_passed = any(seg.vosk is not None for seg, _ in segments)
         speaker = channel.speaker
 
         def done(result: WhisperResult) -> None:
@@ -201,7 +214,7 @@ class CallRecognizer:
                                 result.confidence, "whisper", _shift(result.words, first.start_s),
                                 replaces)
             with self._pending.lock:
-                if result.text or self.engines.vosk is not None:
+                if result.text or first_passed:  # an empty final retracts a first pass
                     self._pending.ready.append(event)
                 self._pending.outstanding -= 1
                 self._pending.lock.notify_all()
@@ -215,7 +228,12 @@ class CallRecognizer:
         asr = self.engines.asr
         if self.engines.vosk is None:
             return False
-        return asr.mode == "vosk" or speaker in asr.first_pass_speakers
+        if asr.mode == "vosk":
+            return True
+        if speaker not in asr.first_pass_speakers:
+            return False
+        budget = self.engines.budget
+        return budget is None or budget.admit(self.clock)
 
     def _vosk_text(self, raw: str) -> str:
         text = respace(raw) if self.engines.asr.respace else " ".join(raw.split())

@@ -151,6 +151,7 @@ class WhisperWorker:
         self._queue: queue.Queue[WhisperJob | None] = queue.Queue()
         self.decodes = 0
         self.max_queue = 0
+        self._decoding_since: float | None = None  # oldest submit time in the running decode
         self._thread = threading.Thread(target=self._run, name="whisper", daemon=True)
         self._thread.start()
 
@@ -161,6 +162,15 @@ class WhisperWorker:
     @property
     def backlog(self) -> int:
         return self._queue.qsize()
+
+    def wait_s(self) -> float:
+        """How long the oldest job not yet decoded (queued or in the running decode) has waited."""
+        oldest = self._decoding_since
+        with self._queue.mutex:
+            head = next((j for j in self._queue.queue if j is not None), None)
+        if head is not None and (oldest is None or head.submitted_at < oldest):
+            oldest = head.submitted_at
+        return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -185,11 +195,14 @@ class WhisperWorker:
             self._decode(batch)
 
     def _decode(self, batch: list[WhisperJob]) -> None:
+        self._decoding_since = min(j.submitted_at for j in batch)
         try:
             results = self.engine.decode([j.audio for j in batch])
         except Exception as exc:  # one bad decode must not stop recognition for every call
             log.exception("whisper decode failed")
             results = [WhisperResult("", (), None, dropped=f"error: {exc}")] * len(batch)
+        finally:
+            self._decoding_since = None
         self.decodes += 1
         for job, result in zip(batch, results):
             job.on_done(result)

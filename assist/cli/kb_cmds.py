@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction, groups: dict) -> None:
     evaluate = groups["eval"].add_parser("retrieval", help="recall@1/3/5 and MRR per search method")
     evaluate.add_argument("--queries", type=Path, nargs="+",
                           help="TSV/CSV files with query,article_ids (default: data/retrieval/queries_*.tsv)")
+    evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all",
+                          help="which shipped query files when --queries is not given: dev "
+                               "(queries_a, the one settings are tuned on), test (queries_b and "
+                               "queries_c) or all")
+    evaluate.add_argument("--intent", action="store_true",
+                          help="also score 'hybrid+intent': hybrid given the NLU model's "
+                               "predicted intent, as in a live call")
     evaluate.add_argument("--kb", choices=["folder", "store"], default="folder",
                           help="score the kb/ folder (default) or the live KB store")
     evaluate.add_argument("--misses", action="store_true", help="list hybrid queries missed in the top 3")
@@ -58,6 +65,8 @@ def _register_kb(kb: argparse._SubParsersAction) -> None:
     edit.add_argument("--answer")
     edit.add_argument("--intents", help="comma-separated intent codes")
     edit.add_argument("--tags", help="comma-separated tags")
+    edit.add_argument("--question", action="append", dest="questions",
+                      help="an example caller question; repeat for each (replaces them all)")
     edit.add_argument("--base-version", type=int, help="version you edited (default: current)")
     show = command("show", "print an article", run_show, "id")
     show.add_argument("--version", type=int)
@@ -149,6 +158,8 @@ def run_edit(args: argparse.Namespace) -> int:
         for name in ("intents", "tags"):
             if getattr(args, name) is not None:
                 changes[name] = tuple(p.strip() for p in getattr(args, name).split(",") if p.strip())
+        if args.questions is not None:
+            changes["questions"] = tuple(q.strip() for q in args.questions if q.strip())
         article = replace(article, **changes)
         base = args.base_version if args.base_version is not None else current.version
         saved = store.edit(article, base, author=args.author, note=args.note)
@@ -279,20 +290,28 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from assist.evaluate.retrieval import folder_searcher, read_queries, score_retrieval
+    from assist.evaluate.retrieval import (INTENT_METHOD, folder_searcher, predicted_intents,
+                                           read_queries, score_retrieval, split_paths)
     from assist.retrieve import METHODS, Searcher
 
     settings = get_settings()
-    paths = args.queries or sorted((settings.root / "data" / "retrieval").glob("queries_*.tsv"))
+    paths = args.queries or split_paths(settings.root / "data" / "retrieval", args.split)
     queries = read_queries(paths)
+    intents: dict[str, str | None] = {}
+    if args.intent:
+        with err.status("predicting intents"):
+            intents = predicted_intents(settings, [q.query for q in queries])
     with err.status("loading the KB and the index"):
         if args.kb == "store":
             searcher = Searcher.open(settings)
         else:
             searcher = folder_searcher(settings, settings.data_path / "eval" / "kb-folder")
         searcher.prime([q.query for q in queries])
-    report = score_retrieval(queries, METHODS, lambda query, method: [
-        hit.article_id for hit in searcher.search(query, 10, method=method, explain=False)])
+    methods = (*METHODS, INTENT_METHOD) if args.intent else METHODS
+    report = score_retrieval(queries, methods, lambda query, method: [
+        hit.article_id for hit in (
+            searcher.search(query, 10, intent=intents.get(query), method="hybrid", explain=False)
+            if method == INTENT_METHOD else searcher.search(query, 10, method=method, explain=False))])
     if args.misses:
         for method, query, want, got in report.misses:
             if method == "hybrid":

@@ -33,5 +33,7 @@ def run(args: argparse.Namespace) -> int:
             status.update(message)
             console.log(message)
 
-        build_models(settings, force=args.force, progress=say)
+        from assist.ui.warm import BUILD_STEPS  # what `assist app` needs ready to start fast
+
+        build_models(settings, force=args.force, progress=say, extra=BUILD_STEPS)
     return 0

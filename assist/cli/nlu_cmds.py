@@ -173,6 +173,9 @@ def run_train(args: argparse.Namespace) -> int:
         console.print(f"{split:>14}: n {m['n']}, accuracy {m['accuracy']:.4f}, macro-F1 "
                       f"{m['macro_f1']:.4f}, top-3 {m['top3_accuracy']:.4f}, ECE {m['ece']:.4f}")
     console.print(f"model folder: {result.folder} ({result.seconds:.0f} s)")
+    if args.out is None:
+        console.print(f"the product uses it with nlu.{args.what}_model = \"{out}\" "
+                      "(assist.toml or ASSIST_NLU__" + args.what.upper() + "_MODEL)")
     return 0
 
 
@@ -181,13 +184,14 @@ def _predict(settings: Settings, folder: Path | None, task: str, texts: list[str
     """(TaskModel, per-row decisions) for one model folder; ``only`` restricts the choice."""
     import numpy as np
 
-    from assist.nlu.model import (clean_text, default_model_dirs, encoder_for,
-                                  load_encoder_backend, load_task)
+    from assist.nlu.model import (clean_text, encoder_for, load_encoder_backend, load_task,
+                                  resolve_task_dir)
     from assist.nlu.train import embed
 
-    folder = folder or default_model_dirs(settings)[TASKS.index(task)]
+    shared = load_encoder_backend(settings, backend)
+    folder = folder or resolve_task_dir(settings, task, shared)
     model = load_task(folder, settings.nlu.unsure_threshold if task == "intent" else None)
-    encoder = encoder_for(settings, model, folder, load_encoder_backend(settings, backend))
+    encoder = encoder_for(settings, model, folder, shared)
     cleaned = [clean_text(t, settings.nlu.max_chars)[0] or "." for t in texts]
     probs = model.head.probs(embed(encoder, cleaned, desc=f"encode ({folder.name})"), cleaned)
     if only:

@@ -19,6 +19,16 @@ def register(sub: argparse._SubParsersAction, groups: dict) -> None:
     report.add_argument("what", choices=["feedback", "calls"])
     report.set_defaults(func=run_report)
 
+    calls = groups["eval"].add_parser(
+        "calls", help="the whole engine on annotated call transcripts (intents, stages, "
+        "checklist, flicker)")
+    calls.add_argument("files", nargs="*", type=Path,
+                       help="transcripts (.jsonl) with .expected.json beside them "
+                       "(default: the bundled demo calls)")
+    calls.add_argument("--json", action="store_true", help="last line: one JSON object")
+    calls.add_argument("--write", action="store_true", help="append the results to docs/RESULTS.md")
+    calls.set_defaults(func=run_eval_calls)
+
     bench = groups["bench"].add_parser("session", help="transcript final -> suggestions latency")
     bench.add_argument("--concurrent", type=int, default=2, help="calls replayed at once")
     bench.add_argument("--speed", type=float, default=4.0, help="replay speed (1 = real time)")
@@ -63,6 +73,34 @@ def run_report(args: argparse.Namespace) -> int:
     for row in call_log.feedback_report():
         table.add_row(row.article_id, str(row.shown), str(row.used), str(row.up), str(row.down), row.verdict)
     console.print(table)
+    return 0
+
+
+def run_eval_calls(args: argparse.Namespace) -> int:
+    from assist.evaluate.calls import score_calls
+    from assist.evaluate.results import append_results
+    from assist.session.loader import build_deps
+
+    settings = get_settings()
+    files = args.files or sorted(settings.demo_path.joinpath("calls").glob("*.jsonl"))
+    if not files:
+        console.print("no call transcripts given and none bundled")
+        return 2
+    with console.status("loading models and the knowledge base"):
+        deps = build_deps(settings)
+    report = score_calls(deps, files)
+    table = Table("call", "turn intents right", "main intent", "replacements")
+    for name, row in report.to_dict()["per_call"].items():
+        table.add_row(name, f"{row['turns_right']}/{row['turns']}",
+                      "yes" if row["main_intent_found"] else "no", str(row["replacements"]))
+    console.print(table)
+    print(report.markdown())
+    if args.write:
+        shown = " ".join(str(f) for f in args.files) if args.files else ""
+        append_results(settings.root / "docs" / "RESULTS.md", f"assist eval calls {shown}".strip(),
+                       report.markdown())
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
     return 0
 
 

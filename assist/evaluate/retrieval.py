@@ -3,6 +3,10 @@
 Query files are TSV or CSV with a header ``query,article_ids``; several relevant ids are joined
 with '|'. Recall@k is the share of a query's relevant articles found in the top k, averaged
 over queries; MRR uses the first relevant article's rank (0 when not in the top 10).
+
+The shipped query set is split: ``dev`` (queries_a.tsv) is the one settings may be tuned on,
+``test`` (queries_b.tsv and queries_c.tsv) is only ever scored. ``hybrid+intent`` is hybrid
+search given the intent the NLU model predicts for the query, as the live call passes it.
 """
 from __future__ import annotations
 
@@ -19,9 +23,38 @@ if TYPE_CHECKING:
     from assist.retrieve import Searcher
 
 __all__ = ["LabeledQuery", "MethodScore", "RetrievalReport", "read_queries", "score_retrieval",
-           "folder_searcher"]
+           "folder_searcher", "SPLITS", "split_paths", "predicted_intents", "INTENT_METHOD"]
 
 DEPTH = 10
+SPLITS = {"dev": ("queries_a.tsv",), "test": ("queries_b.tsv", "queries_c.tsv")}
+INTENT_METHOD = "hybrid+intent"
+NOT_A_TOPIC = frozenset({"none", "unsure", "out_of_scope"})  # as assist.session.call
+
+
+def split_paths(folder: Path, split: str) -> list[Path]:
+    """The query files of ``split`` ('dev', 'test' or 'all') in ``folder``."""
+    folder = Path(folder)
+    if split == "all":
+        return sorted(folder.glob("queries_*.tsv"))
+    if split not in SPLITS:
+        raise AssistError(f"Unknown query split {split!r}; use dev, test or all.")
+    return [folder / name for name in SPLITS[split]]
+
+
+def predicted_intents(settings: Settings, texts: Sequence[str]) -> dict[str, str | None]:
+    """The intent the NLU model gives each text, or None where the live call would pass none
+    (none, unsure, out of scope, or a calibrated score under the topic threshold)."""
+    from assist.nlu.model import load_nlu
+
+    floor = getattr(settings.guide, "topic_min_score", 0.75)
+    model = load_nlu(settings, with_sentiment=False)
+    unique = list(dict.fromkeys(texts))
+    found: dict[str, str | None] = {}
+    for text, insight in zip(unique, model.classify_many(unique)):
+        keep = (not insight.unsure and insight.intent not in NOT_A_TOPIC
+                and insight.intent_score >= floor)
+        found[text] = insight.intent if keep else None
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from assist.kb.scripts import CallScript, ScriptBook, ScriptError, load_scripts
 from assist.kb.store import (ImportResult, KbConflict, KbDeleted, KbError, KbExists, KbNotFound,
                              KbStore, Snapshot, Version, open_store)
 from assist.kb.taxonomy import INTENTS
-from assist.kb.vectors import NearDuplicate, article_vectors, near_duplicates
+from assist.kb.vectors import NearDuplicate, article_vectors, near_duplicates, question_vectors
 
 __all__ = [
     "Article", "ArticleError", "check", "render_markdown", "validate",
@@ -17,5 +17,5 @@ __all__ = [
     "seed_from_folder", "CallScript", "ScriptBook", "ScriptError", "load_scripts",
     "ImportResult", "KbConflict", "KbDeleted", "KbError", "KbExists", "KbNotFound", "KbStore",
     "Snapshot", "Version", "open_store", "INTENTS", "NearDuplicate", "article_vectors",
-    "near_duplicates",
+    "near_duplicates", "question_vectors",
 ]

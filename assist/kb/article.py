@@ -18,7 +18,8 @@ from assist.kb.taxonomy import INTENTS
 
 __all__ = [
     "Article", "ArticleError", "ID_PATTERN", "MAX_TITLE_CHARS", "MAX_ANSWER_CHARS",
-    "MAX_BODY_CHARS", "CONTENT_FIELDS", "validate", "field_problems", "check", "render_markdown",
+    "MAX_BODY_CHARS", "MAX_QUESTION_CHARS", "MAX_QUESTIONS", "CONTENT_FIELDS", "validate",
+    "field_problems", "check", "render_markdown",
 ]
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,79}")
@@ -28,7 +29,9 @@ MAX_BODY_CHARS = 20000  # answer + all steps
 MAX_STEP_CHARS = 2000
 MAX_LIST_ITEMS = 50
 MAX_TAG_CHARS = 60
-CONTENT_FIELDS = ("id", "title", "intents", "tags", "answer", "steps", "related")
+MAX_QUESTIONS = 20
+MAX_QUESTION_CHARS = 150
+CONTENT_FIELDS = ("id", "title", "intents", "tags", "answer", "steps", "related", "questions")
 ANSWER_HEADING = "## 답변"
 STEPS_HEADING = "## 확인 및 절차"
 
@@ -43,7 +46,11 @@ class ArticleError(AssistError):
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """Content fields are edited by people; version..deleted are set by the store."""
+    """Content fields are edited by people; version..deleted are set by the store.
+
+    ``questions`` are example caller questions (how a customer might ask for this article); they
+    are searched like queries, never shown to the customer. Optional: older versions lack them.
+    """
 
     id: str
     title: str
@@ -52,6 +59,7 @@ class Article:
     answer: str
     steps: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
     version: int = 0
     updated_at: str = ""
     author: str = ""
@@ -64,7 +72,7 @@ class Article:
     @classmethod
     def from_content(cls, data: dict[str, Any], **meta: Any) -> Article:
         values = {name: data[name] for name in CONTENT_FIELDS if name in data}
-        for name in ("intents", "tags", "steps", "related"):
+        for name in ("intents", "tags", "steps", "related", "questions"):
             values[name] = tuple(values.get(name) or ())
         return cls(**values, **meta)
 
@@ -129,10 +137,11 @@ def _has_heading(text: str) -> bool:
 
 def _list_problems(article: Article) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    for name in ("intents", "tags", "steps", "related"):
+    for name in ("intents", "tags", "steps", "related", "questions"):
         items = getattr(article, name)
-        if len(items) > MAX_LIST_ITEMS:
-            problems.append((name, f"{name} has {len(items)} items, the limit is {MAX_LIST_ITEMS}"))
+        limit = MAX_QUESTIONS if name == "questions" else MAX_LIST_ITEMS
+        if len(items) > limit:
+            problems.append((name, f"{name} has {len(items)} items, the limit is {limit}"))
         if any(not isinstance(item, str) or not item.strip() for item in items):
             problems.append((name, f"{name} has an empty or non-text item"))
     if not article.intents:
@@ -150,12 +159,28 @@ def _list_problems(article: Article) -> list[tuple[str, str]]:
         problems.append(("steps", f"a step is longer than {MAX_STEP_CHARS} characters"))
     if any(_has_heading(s) for s in steps):
         problems.append(("steps", "a step has a line starting with '## '"))
+    problems += _question_problems(article)
     bad = [r for r in article.related if isinstance(r, str) and not ID_PATTERN.fullmatch(r)]
     if bad:
         problems.append(("related", f"related id(s) {', '.join(map(repr, bad))} are not valid "
                                     "article ids"))
     if article.id in article.related:
         problems.append(("related", "an article cannot be related to itself"))
+    return problems
+
+
+def _question_problems(article: Article) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    questions = [q for q in article.questions if isinstance(q, str)]
+    long = [q for q in questions if len(q) > MAX_QUESTION_CHARS]
+    if long:
+        problems.append(("questions", f"question {long[0][:20]!r}... has {len(long[0])} characters, "
+                                      f"the limit is {MAX_QUESTION_CHARS}"))
+    if any("\n" in q or "\r" in q for q in questions):
+        problems.append(("questions", "a question has a line break; write each on one line"))
+    seen = [" ".join(q.split()) for q in questions]
+    if len(set(seen)) < len(seen):
+        problems.append(("questions", "questions has the same question twice"))
     return problems
 
 
@@ -177,6 +202,9 @@ def render_markdown(article: Article, with_status: bool = False) -> str:
         f"tags: {_yaml_list(article.tags)}",
         f"related: {_yaml_list(article.related)}",
     ]
+    if article.questions:  # optional: articles without example questions render as before
+        head.append("questions:")
+        head += [f"  - {_yaml_item(question)}" for question in article.questions]
     if with_status:
         head.append(f"status: {'deleted' if article.deleted else 'active'}")
     body = ["---", ANSWER_HEADING, article.answer, "", STEPS_HEADING]
@@ -191,6 +219,15 @@ def _yaml_scalar(value: str) -> str:
     except yaml.YAMLError:
         plain_ok = False
     return value if plain_ok and value else json.dumps(value, ensure_ascii=False)
+
+
+def _yaml_item(item: str) -> str:
+    """One block-list item: plain when YAML reads it back unchanged, else JSON-quoted."""
+    try:
+        plain_ok = yaml.safe_load(f"- {item}") == [item] and item == item.strip()
+    except yaml.YAMLError:
+        plain_ok = False
+    return item if plain_ok and item else json.dumps(item, ensure_ascii=False)
 
 
 def _yaml_list(items: tuple[str, ...]) -> str:

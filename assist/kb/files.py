@@ -27,7 +27,8 @@ __all__ = ["ImportBatch", "KbImportError", "read_articles", "read_one", "import_
 
 log = logging.getLogger(__name__)
 Format = Literal["folder", "jsonl", "csv"]
-LIST_FIELDS = ("intents", "tags", "related")
+LIST_FIELDS = ("intents", "tags", "related")  # one CSV cell, items joined with '|'
+LINE_FIELDS = ("steps", "questions")  # one CSV cell, one item per line
 META_FIELDS = ("version", "updated_at", "author", "deleted")  # written by export, ignored by import
 
 
@@ -207,7 +208,9 @@ def _from_record(record: object, source: str, line: int, lists_as_text: bool
             value = [part.strip() for part in (value or "").split("|") if part.strip()]
         elif lists_as_text and name == "steps":
             value = _csv_steps(value or "")
-        if name in LIST_FIELDS + ("steps",):
+        elif lists_as_text and name == "questions":
+            value = [part.strip() for part in (value or "").splitlines() if part.strip()]
+        if name in LIST_FIELDS + LINE_FIELDS:
             if value is None:
                 value = []
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -277,6 +280,7 @@ def export_articles(articles: list[Article], path: Path, fmt: Format) -> list[Pa
         row = article.content()
         row.update({name: "|".join(row[name]) for name in LIST_FIELDS})
         row["steps"] = "\n".join(step.replace("\n", "\n  ") for step in article.steps)
+        row["questions"] = "\n".join(article.questions)
         writer.writerow(row)
     return [_write_atomic(path, buffer.getvalue())]
 

@@ -15,7 +15,7 @@ from assist.kb.article import ANSWER_HEADING, STEPS_HEADING, Article, field_prob
 
 __all__ = ["Problem", "parse_markdown", "FRONT_MATTER_KEYS"]
 
-FRONT_MATTER_KEYS = ("id", "title", "intents", "tags", "related")
+FRONT_MATTER_KEYS = ("id", "title", "intents", "tags", "related", "questions")
 _BULLET = re.compile(r"^[-*] ")
 
 
@@ -52,7 +52,7 @@ def parse_markdown(text: str, source: str) -> tuple[Article | None, list[Problem
         id=values["id"] if isinstance(values["id"], str) else str(values["id"] or ""),
         title=_text(values["title"]), intents=_items(values["intents"]),
         tags=_items(values["tags"]), answer=values["answer"], steps=steps,
-        related=_items(values["related"]))
+        related=_items(values["related"]), questions=_items(values["questions"]))
     line_of = dict(key_lines)
     line_of["answer"] = section_lines.get(ANSWER_HEADING, end + 1)
     line_of["steps"] = section_lines.get(STEPS_HEADING, end + 1)
@@ -91,7 +91,7 @@ def _type_problems(meta: dict[str, Any], key_lines: dict[str, int], source: str)
         if key in meta and meta[key] is not None and not isinstance(meta[key], str):
             problems.append(Problem(source, key_lines.get(key, 2), f"{key} must be text, not "
                                     f"{type(meta[key]).__name__}; quote it"))
-    for key in ("intents", "tags", "related"):
+    for key in ("intents", "tags", "related", "questions"):
         value = meta.get(key)
         if value is not None and not isinstance(value, list):
             problems.append(Problem(source, key_lines.get(key, 2), f"{key} must be a list like "

@@ -16,7 +16,8 @@ import numpy as np
 from assist.kb.article import Article
 from assist.kb.store import KbStore
 
-__all__ = ["PassageEncoder", "NearDuplicate", "article_vectors", "near_duplicates"]
+__all__ = ["PassageEncoder", "NearDuplicate", "article_vectors", "question_vectors",
+           "near_duplicates"]
 
 
 class PassageEncoder(Protocol):
@@ -66,6 +67,41 @@ def article_vectors(store: KbStore, encoder: PassageEncoder, articles: Sequence[
     if not articles:
         return np.zeros((0, encoder.dim), dtype=np.float32)
     return np.stack([found[a.id] for a in articles]).astype(np.float32, copy=False)
+
+
+def question_vectors(store: KbStore, encoder: PassageEncoder, articles: Sequence[Article],
+                     prefix: Literal["query", "passage"] = "query") -> list[np.ndarray]:
+    """Normalized embeddings of each article's example questions: one (n_questions, dim) array
+    per article (n may be 0). Cached like ``article_vectors``, all of an article's questions in
+    one row keyed by a digest of the questions and the prefix.
+
+    ``query`` encodes them as what a caller says (the questions are queries), ``passage`` as KB
+    text; an encoder without ``encode_queries`` always gets ``passage``.
+    """
+    encode = getattr(encoder, "encode_queries", None) if prefix == "query" else None
+    if encode is None:
+        encode, prefix = encoder.encode_passages, "passage"
+    fingerprint = f"{encoder.fingerprint}:questions-{prefix}"
+    digests = {a.id: hashlib.sha256("\n".join(a.questions).encode()).hexdigest()[:32] for a in articles}
+    wanted = {a.id: digests[a.id] for a in articles if a.version > 0 and a.questions}
+    counts = {a.id: len(a.questions) for a in articles}
+    found: dict[str, np.ndarray] = {}
+    for key, flat in store.cached_vectors(fingerprint, wanted).items():
+        count = counts[key]
+        if flat.size == count * encoder.dim:
+            found[key] = flat.reshape(count, encoder.dim)
+    missing = [a for a in articles if a.questions and (a.version <= 0 or a.id not in found)]
+    if missing:
+        texts = [q for a in missing for q in a.questions]
+        fresh = np.asarray(encode(texts), dtype=np.float32)
+        start = 0
+        for article in missing:
+            found[article.id] = fresh[start:start + len(article.questions)]
+            start += len(article.questions)
+        store.cache_vectors(fingerprint, [(a.id, digests[a.id], found[a.id]) for a in missing
+                                          if a.version > 0])
+    empty = np.zeros((0, encoder.dim), dtype=np.float32)
+    return [found.get(a.id, empty) if a.questions else empty for a in articles]
 
 
 def near_duplicates(store: KbStore, encoder: PassageEncoder, article: Article,

@@ -7,7 +7,7 @@ predictions (never on the dev split), so "0.8" means right about 80% of the time
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 

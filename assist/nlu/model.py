@@ -27,6 +27,7 @@ __all__ = [
     "load_task",
     "load_nlu",
     "default_model_dirs",
+    "resolve_task_dir",
     "clean_text",
     "PROBE_TEXTS",
     "BUNDLED_DIR",
@@ -172,17 +173,29 @@ class NluModel:
 
 
 def default_model_dirs(settings: Settings) -> tuple[Path, Path]:
-    """Configured folders; else models/nlu/<task> when rebuilt there; else the bundled heads."""
+    """Configured folders, else the bundled heads (see ``resolve_task_dir`` for the fallback)."""
     opts = settings.nlu
-    out = []
-    for task, configured in (("intent", opts.intent_model), ("sentiment", opts.sentiment_model)):
-        if configured:
-            out.append(settings.path(Path(configured)))
-        elif (settings.models_path / "nlu" / task / CARD_FILE).is_file():
-            out.append(settings.models_path / "nlu" / task)
-        else:
-            out.append(BUNDLED_DIR / task)
-    return out[0], out[1]
+    return tuple(settings.path(Path(configured)) if configured else BUNDLED_DIR / task
+                 for task, configured in (("intent", opts.intent_model),
+                                          ("sentiment", opts.sentiment_model)))
+
+
+def resolve_task_dir(settings: Settings, task: str, encoder: EncoderLike) -> Path:
+    """The folder to load for ``task``: the configured one; else the bundled heads when they
+    were trained on this encoder; else models/nlu/<task>, which ``ensure_default_nlu``
+    retrains only when the bundled heads do not match the built encoder."""
+    configured = default_model_dirs(settings)[("intent", "sentiment").index(task)]
+    if configured != BUNDLED_DIR / task:
+        return configured
+    rebuilt = settings.models_path / "nlu" / task
+    for folder in (BUNDLED_DIR / task, rebuilt):
+        if (folder / CARD_FILE).is_file():
+            try:
+                check_probe(load_task(folder), encoder)
+                return folder
+            except AssistError:
+                log.warning("%s: made for other encoder weights, trying the next folder", folder)
+    return BUNDLED_DIR / task
 
 
 def load_encoder_backend(settings: Settings, backend: str | None = None) -> EncoderLike:
@@ -227,9 +240,9 @@ def load_nlu(settings: Settings, intent_dir: Path | None = None,
              sentiment_dir: Path | None = None, backend: str | None = None,
              with_sentiment: bool = True) -> NluModel:
     """Encoder + heads, checked against each other."""
-    default_intent, default_sentiment = default_model_dirs(settings)
-    intent_dir, sentiment_dir = intent_dir or default_intent, sentiment_dir or default_sentiment
     shared = load_encoder_backend(settings, backend)
+    intent_dir = intent_dir or resolve_task_dir(settings, "intent", shared)
+    sentiment_dir = sentiment_dir or resolve_task_dir(settings, "sentiment", shared)
     intent = load_task(intent_dir, settings.nlu.unsure_threshold)
     encoder = encoder_for(settings, intent, intent_dir, shared)
     check_probe(intent, encoder)

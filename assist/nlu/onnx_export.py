@@ -119,13 +119,14 @@ def _quantize(src: Path, dst: Path) -> None:
 def _check(settings: Settings, candidates: dict[str, Path], tokenizer: Path, say: Progress) -> dict:
     """Cosine to torch and default-head scores on data/nlu dev for each ONNX file."""
     from assist.nlu.data import read_many
-    from assist.nlu.model import default_model_dirs, load_encoder_backend, load_task
+    from assist.nlu.model import load_encoder_backend, load_task, resolve_task_dir
     from assist.nlu.train import default_train_files, score_probs
 
     dev_files = default_train_files(settings, "dev")
-    intent_dir, sentiment_dir = default_model_dirs(settings)
     checks = {}
     encoders = {"torch": load_encoder_backend(settings, "torch")}
+    intent_dir = resolve_task_dir(settings, "intent", encoders["torch"])
+    sentiment_dir = resolve_task_dir(settings, "sentiment", encoders["torch"])
     encoders |= {name: OnnxEncoder(path, tokenizer) for name, path in candidates.items()}
     reference = None
     for name, encoder in encoders.items():

@@ -269,8 +269,17 @@ def _encoder_card(settings: Settings, encoder, opts: TrainOptions, out_dir: Path
     return card
 
 
+def _shown_path(source: str) -> str:
+    """Paths inside the working directory are written relative, so a card reads the same on
+    every clone."""
+    try:
+        return str(Path(source).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
 def _data_card(data: LabeledData, opts: TrainOptions, rows: _Rows) -> dict:
-    sources = sorted(set(data.source.split("+")))
+    sources = sorted({_shown_path(s) for s in data.source.split("+")})
     out = {"train": sources, "rows": len(data), "counts": data.counts(),
            "asr_noise_copies": rows.copies}
     if opts.extra is not None:
@@ -290,7 +299,7 @@ def _heads_match(folder: Path, encoder) -> bool:
 def ensure_default_nlu(settings: Settings, progress: Progress = print) -> dict:
     """Make the default Korean intent + sentiment models usable; returns a manifest entry.
 
-    The bundled heads (assist/nlu/trained, ~80 KB, trained on frozen embeddings) are checked
+    The bundled heads (assist/nlu/trained, about 3 MB, trained on frozen embeddings) are checked
     against the built encoder with probe sentences (a second). Only when they do not match
     (other encoder weights) are both heads retrained from data/nlu into models/nlu (logistic
     regression on frozen embeddings, about a minute on 2 cores).

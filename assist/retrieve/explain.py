@@ -15,7 +15,8 @@ from assist.retrieve.keyword import char_bigrams, content_morphemes
 __all__ = ["Explanation", "explain", "sentences"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
-FIELD_NAMES = (("title", "제목"), ("tags", "태그"), ("answer", "답변"), ("steps", "절차"))
+FIELD_NAMES = (("title", "제목"), ("tags", "태그"), ("answer", "답변"), ("steps", "절차"),
+               ("questions", "예상 질문"))
 MAX_SENTENCE_CHARS = 90
 
 
@@ -43,6 +44,7 @@ def explain(article: Article, query_texts: Iterable[str], semantic: bool) -> Exp
         "tags": {t for tag in article.tags for t in content_morphemes(tag)},
         "answer": set(content_morphemes(article.answer)),
         "steps": {t for step in article.steps for t in content_morphemes(step)},
+        "questions": {t for q in article.questions for t in content_morphemes(q)},
     }
     keywords = tuple(t for t in query_terms if any(t in terms for terms in field_terms.values()))
     fields = tuple(label for name, label in FIELD_NAMES if field_terms[name] & set(keywords))

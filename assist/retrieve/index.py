@@ -1,11 +1,13 @@
 """Dense article index: FAISS IndexIDMap (exact inner product, or HNSW above a size), updated
 in place on every edit and persisted atomically with a manifest.
 
-Vectors are keyed by (article id, version), so an HNSW graph, which cannot delete, simply
-leaves an old version's vector behind as a tombstone that search skips. The manifest names the
-encoder fingerprint, each article's version and the index file's checksum; on start, anything
-that does not match (a kill mid-write, a truncated file, edits made while the index was not
-running, another encoder) makes the caller rebuild instead of serving stale answers.
+An article has one or more vectors (the article text, then one per example question); its
+score is the best of them. Vectors are keyed by (article id, version, slot), so an HNSW graph,
+which cannot delete, simply leaves an old version's vectors behind as tombstones that search
+skips. The manifest names the encoder fingerprint, how the vectors were made (``recipe``), each
+article's version and vector count, and the index file's checksum; on start, anything that
+does not match (a kill mid-write, a truncated file, edits made while the index was not running,
+another encoder or other settings) makes the caller rebuild instead of serving stale answers.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,17 +30,30 @@ __all__ = ["VectorIndex", "article_key", "load_index", "save_index", "INDEX_FILE
 log = logging.getLogger(__name__)
 INDEX_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
-FORMAT = 1
+FORMAT = 2  # 2: several vectors per article ("slots") and the recipe in the manifest
 
 
-def article_key(article_id: str, version: int) -> int:
-    """Stable non-negative int64 FAISS id for one version of one article."""
-    digest = hashlib.blake2b(f"{article_id}\0{version}".encode(), digest_size=8).digest()
+def article_key(article_id: str, version: int, slot: int = 0) -> int:
+    """Stable non-negative int64 FAISS id for one vector of one version of one article."""
+    text = f"{article_id}\0{version}" if slot == 0 else f"{article_id}\0{version}\0{slot}"
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
+def _groups(vectors: np.ndarray | Sequence[np.ndarray], n: int, dim: int) -> list[np.ndarray]:
+    """Per article, its (slots, dim) vectors: a 2-d array gives one row each, a list its items."""
+    if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
+        if len(vectors) != n:
+            raise ValueError(f"{len(vectors)} vectors for {n} articles")
+        return [vectors[i:i + 1] for i in range(n)]
+    groups = [np.asarray(group, dtype=np.float32).reshape(-1, dim) for group in vectors]
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} vector groups for {n} articles")
+    return groups
+
+
 class VectorIndex:
-    """Article vectors by (id, version); ``kind`` is 'flat' (exact) or 'hnsw' (approximate)."""
+    """Article vectors by (id, version, slot); ``kind`` is 'flat' (exact) or 'hnsw' (approximate)."""
 
     def __init__(self, dim: int, kind: str, opts: RetrieveOptions,
                  index: faiss.Index | None = None) -> None:
@@ -50,10 +65,12 @@ class VectorIndex:
         if kind == "hnsw":
             faiss.downcast_index(self.index.index).hnsw.efSearch = opts.hnsw_ef_search
         self.versions: dict[str, int] = {}
+        self.slots: dict[str, int] = {}  # article id -> how many vectors it has
         self._owner: dict[int, str] = {}  # live key -> article id
+        self._most = 1  # the most vectors any article has had (how deep a search must look)
 
     @classmethod
-    def build(cls, ids: list[str], versions: list[int], vectors: np.ndarray,
+    def build(cls, ids: list[str], versions: list[int], vectors: np.ndarray | Sequence[np.ndarray],
               opts: RetrieveOptions, dim: int, kind: str | None = None) -> VectorIndex:
         kind = kind or ("hnsw" if len(ids) > opts.approximate_above else "flat")
         made = cls(dim, kind, opts)
@@ -67,18 +84,36 @@ class VectorIndex:
     def tombstones(self) -> int:
         return int(self.index.ntotal) - len(self._owner)
 
-    def add(self, ids: list[str], versions: list[int], vectors: np.ndarray) -> None:
-        """Insert or replace articles (a replaced version is removed or tombstoned)."""
+    def add(self, ids: list[str], versions: list[int],
+            vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+        """Insert or replace articles (a replaced version is removed or tombstoned).
+
+        ``vectors``: one row per article, or per article a (slots, dim) array of its vectors.
+        """
+        groups = _groups(vectors, len(ids), self.dim)
         self.remove([i for i in ids if i in self.versions])
-        keys = np.array([article_key(i, v) for i, v in zip(ids, versions)], dtype=np.int64)
-        if len(keys):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), keys)
-        for article_id, version, key in zip(ids, versions, keys.tolist()):
+        keys, rows = [], []
+        for article_id, version, group in zip(ids, versions, groups):
+            keys += [article_key(article_id, version, slot) for slot in range(len(group))]
+            rows.append(group)
+        if keys:
+            self.index.add_with_ids(np.ascontiguousarray(np.concatenate(rows), dtype=np.float32),
+                                    np.array(keys, dtype=np.int64))
+        start = 0
+        for article_id, version, group in zip(ids, versions, groups):
             self.versions[article_id] = version
-            self._owner[key] = article_id
+            self.slots[article_id] = len(group)
+            self._most = max(self._most, len(group))
+            for key in keys[start:start + len(group)]:
+                self._owner[key] = article_id
+            start += len(group)
 
     def remove(self, ids: list[str]) -> None:
-        keys = [article_key(i, self.versions.pop(i)) for i in ids if i in self.versions]
+        keys = []
+        for article_id in ids:
+            if article_id in self.versions:
+                version, count = self.versions.pop(article_id), self.slots.pop(article_id, 1)
+                keys += [article_key(article_id, version, slot) for slot in range(count)]
         for key in keys:
             self._owner.pop(key, None)
         if keys and self.kind == "flat":
@@ -95,14 +130,17 @@ class VectorIndex:
         self.index.add_with_ids(vectors[live], keys[live])
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Best ``k`` live articles for one query vector, with inner-product scores."""
+        """Best ``k`` live articles for one query vector, each scored by its best vector."""
         if not self._owner or k <= 0:
             return []
-        fetch = min(int(self.index.ntotal), k + self.tombstones)
+        fetch = min(int(self.index.ntotal), k * self._most + self.tombstones)
         scores, keys = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), fetch)
-        hits = [(self._owner[key], float(score)) for key, score in zip(keys[0].tolist(), scores[0].tolist())
-                if key in self._owner]
-        return hits[:k]
+        best: dict[str, float] = {}
+        for key, score in zip(keys[0].tolist(), scores[0].tolist()):
+            owner = self._owner.get(key)
+            if owner is not None and owner not in best:  # results come best first
+                best[owner] = float(score)
+        return list(best.items())[:k]
 
     def check(self) -> str | None:
         """Why this index does not hold exactly its live keys (None when it does)."""
@@ -150,13 +188,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
-def save_index(folder: Path, index: VectorIndex, fingerprint: str) -> None:
-    """Write the index file, then the manifest naming its checksum; each replaced atomically."""
+def save_index(folder: Path, index: VectorIndex, fingerprint: str, recipe: str = "") -> None:
+    """Write the index file, then the manifest naming its checksum; each replaced atomically.
+
+    ``recipe`` says how the vectors were made (settings that change them); ``slots`` lists the
+    articles with other than one vector.
+    """
     data = faiss.serialize_index(index.index).tobytes()
     manifest = {
-        "format": FORMAT, "fingerprint": fingerprint, "dim": index.dim, "kind": index.kind,
-        "index_file": INDEX_FILE, "index_bytes": len(data),
+        "format": FORMAT, "fingerprint": fingerprint, "recipe": recipe, "dim": index.dim,
+        "kind": index.kind, "index_file": INDEX_FILE, "index_bytes": len(data),
         "index_sha256": hashlib.sha256(data).hexdigest(), "articles": dict(sorted(index.versions.items())),
+        "slots": {i: n for i, n in sorted(index.slots.items()) if n != 1},
     }
     with _locked(folder):
         _write_atomic(folder / INDEX_FILE, data)
@@ -169,7 +212,7 @@ def save_index(folder: Path, index: VectorIndex, fingerprint: str) -> None:
 
 
 def load_index(folder: Path, opts: RetrieveOptions, fingerprint: str, dim: int,
-               expected: dict[str, int]) -> tuple[VectorIndex | None, str]:
+               expected: dict[str, int], recipe: str = "") -> tuple[VectorIndex | None, str]:
     """The saved index if it is whole and matches ``expected`` {id: version}; else (None, why)."""
     with _locked(folder):
         leftovers = sorted(folder.glob(".*.tmp-*"))
@@ -182,7 +225,7 @@ def load_index(folder: Path, opts: RetrieveOptions, fingerprint: str, dim: int,
             data = (folder / INDEX_FILE).read_bytes()
         except (OSError, ValueError) as exc:
             return None, f"index files missing or unreadable ({exc.__class__.__name__})"
-    why = _manifest_mismatch(manifest, data, opts, fingerprint, dim, expected)
+    why = _manifest_mismatch(manifest, data, opts, fingerprint, dim, expected, recipe)
     if why:
         return None, why
     try:
@@ -191,17 +234,25 @@ def load_index(folder: Path, opts: RetrieveOptions, fingerprint: str, dim: int,
         return None, f"index file is corrupt ({str(exc).splitlines()[0][:80]})"
     index = VectorIndex(dim, manifest["kind"], opts, index=raw)
     index.versions = dict(expected)
-    index._owner = {article_key(i, v): i for i, v in expected.items()}
+    index.slots = {i: int(manifest["slots"].get(i, 1)) for i in expected}
+    index._owner = {article_key(i, v, slot): i for i, v in expected.items()
+                    for slot in range(index.slots[i])}
+    index._most = max(index.slots.values(), default=1)
     problem = index.check()
     return (None, problem) if problem else (index, "")
 
 
 def _manifest_mismatch(manifest: object, data: bytes, opts: RetrieveOptions, fingerprint: str,
-                       dim: int, expected: dict[str, int]) -> str | None:
+                       dim: int, expected: dict[str, int], recipe: str) -> str | None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return "manifest has an unknown format"
+    slots = manifest.get("slots")
+    if not isinstance(slots, dict) or not all(isinstance(n, int) and n >= 0 for n in slots.values()):
         return "manifest has an unknown format"
     if manifest.get("fingerprint") != fingerprint or manifest.get("dim") != dim:
         return "index was built with another encoder"
+    if manifest.get("recipe") != recipe:
+        return "index was built with other retrieval settings"
     if manifest.get("index_bytes") != len(data) or \
             manifest.get("index_sha256") != hashlib.sha256(data).hexdigest():
         return "index file does not match its manifest (truncated or half-written)"

@@ -26,7 +26,8 @@ _lock = threading.Lock()
 _cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 _CACHE_SIZE = 4096
 # Title and tags say what an article is about; repeating their terms weighs them in BM25.
-FIELD_REPEAT = {"title": 2, "tags": 2, "answer": 1, "steps": 1}
+# Example questions count ``question_repeat`` times (RetrieveOptions), 1 by default.
+FIELD_REPEAT = {"title": 2, "tags": 2, "answer": 1, "steps": 1, "questions": 1}
 
 
 def content_morphemes(text: str) -> tuple[str, ...]:
@@ -65,23 +66,28 @@ class ArticleTerms:
     answer: tuple[str, ...]
     steps: tuple[str, ...]
     chars: tuple[str, ...]  # char bigrams of all fields, title and tags repeated like terms
+    questions: tuple[str, ...] = ()
+    question_repeat: int = 1
 
     def document(self) -> list[str]:
-        return [term for name, repeat in FIELD_REPEAT.items()
-                for term in getattr(self, name) * repeat]
+        repeat = {**FIELD_REPEAT, "questions": self.question_repeat}
+        return [term for name, times in repeat.items() for term in getattr(self, name) * times]
 
 
-def article_terms(article: Article) -> ArticleTerms:
+def article_terms(article: Article, question_repeat: int = 1) -> ArticleTerms:
     fields = {"title": [article.title], "tags": list(article.tags), "answer": [article.answer],
-              "steps": list(article.steps)}
+              "steps": list(article.steps), "questions": list(article.questions)}
+    repeat = {**FIELD_REPEAT, "questions": question_repeat}
     chars = [gram for name, texts in fields.items() for text in texts
-             for gram in char_bigrams(text) * FIELD_REPEAT[name]]
+             for gram in char_bigrams(text) * repeat[name]]
     return ArticleTerms(
         title=content_morphemes(article.title),
         tags=tuple(t for tag in article.tags for t in content_morphemes(tag)),
         answer=content_morphemes(article.answer),
         steps=tuple(t for step in article.steps for t in content_morphemes(step)),
-        chars=tuple(chars))
+        chars=tuple(chars),
+        questions=tuple(t for q in article.questions for t in content_morphemes(q)),
+        question_repeat=question_repeat)
 
 
 class KeywordIndex:

@@ -1,5 +1,9 @@
 """Find the KB answer for what the customer just said: dense + BM25, fused by reciprocal rank.
 
+Besides its text, an article's example caller questions are searched: each is one more dense
+vector of the article (its best vector scores it) and part of its BM25 text, so a customer who
+asks the way a question is written finds the article even with none of the article's words.
+
 The query is the last few customer utterances, the newest weighted most (a customer often
 states the topic once, then adds details). Before every search the searcher applies whatever
 was saved to the KB since its last look, by this process or another, so an editor's fix is
@@ -18,7 +22,8 @@ from typing import Literal, Protocol
 import numpy as np
 
 from assist.config import RetrieveOptions, Settings
-from assist.kb import Article, KbStore, article_vectors, open_store, seed_from_folder
+from assist.kb import (Article, KbStore, article_vectors, open_store, question_vectors,
+                       seed_from_folder)
 from assist.kb.vectors import PassageEncoder
 from assist.retrieve.explain import explain
 from assist.retrieve.index import VectorIndex, load_index, save_index
@@ -85,12 +90,12 @@ class Searcher:
             articles = self.store.articles()
             expected = {a.id: a.version for a in articles}
             index, why = load_index(self.index_dir, self.opts, self.encoder.fingerprint,
-                                    self.encoder.dim, expected)
+                                    self.encoder.dim, expected, self.recipe)
             if index is None:
                 log.info("rebuilding the article index: %s", why)
                 self.rebuilt_because = why
                 index = self._build(articles)
-                save_index(self.index_dir, index, self.encoder.fingerprint)
+                save_index(self.index_dir, index, self.encoder.fingerprint, self.recipe)
             self._dense = index
             self._articles: dict[str, Article] = {}
             self._terms, self._chars = KeywordIndex(), KeywordIndex()
@@ -103,14 +108,27 @@ class Searcher:
         return VectorIndex.build([a.id for a in articles], [a.version for a in articles],
                                  self._vectors(articles), self.opts, self.encoder.dim)
 
-    def _vectors(self, articles: list[Article]) -> np.ndarray:
+    @property
+    def recipe(self) -> str:
+        """The settings that shape the dense vectors; a saved index made otherwise is rebuilt."""
+        o = self.opts
+        return f"article+title:{o.title_weight:g};questions:{o.question_prefix}*{o.question_weight:g}"
+
+    def _vectors(self, articles: list[Article]) -> list[np.ndarray]:
+        """Per article: the article vector (whole text blended with title and tags), then one
+        vector per example question, scaled by ``question_weight``."""
         full = article_vectors(self.store, self.encoder, articles, "full")
         head = article_vectors(self.store, self.encoder, articles, "head")
         weight = self.opts.title_weight
-        return (full + weight * head) / (1.0 + weight)
+        blended = (full + weight * head) / (1.0 + weight)
+        if self.opts.question_prefix == "off":
+            return [row[None, :] for row in blended]
+        asked = question_vectors(self.store, self.encoder, articles, self.opts.question_prefix)
+        return [np.concatenate([row[None, :], self.opts.question_weight * questions])
+                for row, questions in zip(blended, asked)]
 
     def _index_terms(self, article: Article) -> None:
-        terms = article_terms(article)
+        terms = article_terms(article, self.opts.question_repeat)
         self._articles[article.id] = article
         self._terms.set(article.id, terms.document())
         self._chars.set(article.id, list(terms.chars))
@@ -143,7 +161,7 @@ class Searcher:
             for article in live:
                 self._index_terms(article)
             self._seq = seq
-            save_index(self.index_dir, self._dense, self.encoder.fingerprint)
+            save_index(self.index_dir, self._dense, self.encoder.fingerprint, self.recipe)
             return len(ids)
 
     def __len__(self) -> int:

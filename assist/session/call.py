@@ -23,6 +23,8 @@ from assist.session.events import CallEvent, CallSummary, InsightEvent
 __all__ = ["CallSession"]
 
 log = logging.getLogger(__name__)
+# Intents that say nothing about which article the agent needs.
+NOT_A_TOPIC = frozenset({None, "none", "unsure", "out_of_scope"})
 MAX_TEXT_CHARS = 2000  # longer utterances are cut for NLU/search (a stuck recognizer, a paste)
 
 
@@ -46,6 +48,7 @@ class CallSession:
         self.window: deque[str] = deque(maxlen=self.deps.retrieve.query_window)
         self.current: Suggestions | None = None
         self._current_intent: str | None = None
+        self.topic: str | None = None  # last confident request intent of the customer
 
     def handle(self, event: TranscriptEvent) -> list[CallEvent]:
         """Everything this event changes, in the order a UI should apply it."""
@@ -94,17 +97,21 @@ class CallSession:
         timings.append(("nlu", (time.perf_counter() - started) * 1000))
         trend = self.trends["customer"]
         trend.update(insight.sentiment, insight.sentiment_score)
+        # A weak guess must not open a new topic card or demand an identity check.
+        topic = insight.intent if insight.intent_score >= self.deps.guide.topic_min_score else None
+        if topic not in NOT_A_TOPIC:
+            self.topic = topic
         info = InsightEvent.from_result(self.call_id, event.segment_id, insight, trend.value or 0.0,
-                                        trend.label)
+                                        trend.label, self.topic)
         self.insights.append(info)
         negative = insight.sentiment == "negative"
         out: list[CallEvent] = [info]
-        out += self._flow(event, text, insight.intent, negative)
+        out += self._flow(event, text, insight.intent, negative, topic)
         out += self._keep_alerts(self.coach.on_customer(text, insight.intent, negative, trend.label,
                                                         event.end_s))
         if insight.intent not in ("none", "unsure"):
             self.window.append(text)
-        suggestion = self._suggest(event, insight.intent, timings)
+        suggestion = self._suggest(event, topic, timings)
         return out + ([suggestion] if suggestion else [])
 
     def _agent_final(self, event: TranscriptEvent, text: str) -> list[CallEvent]:
@@ -116,14 +123,15 @@ class CallSession:
             out.append(self.current)
         return out
 
-    def _flow(self, event: TranscriptEvent, text: str, intent: str | None, negative: bool) -> list[CallEvent]:
+    def _flow(self, event: TranscriptEvent, text: str, intent: str | None, negative: bool,
+              topic: str | None = None) -> list[CallEvent]:
         out: list[CallEvent] = []
         change = self.stages.update(event.speaker, text, intent, negative, event.end_s)
         if change is not None:
             out.append(change)
             if change.stage in ("summary", "closing"):
                 out += self._keep_alerts(self._checklist_reminders(event.end_s))
-        if self.checklist.update(event.speaker, text, intent):
+        if self.checklist.update(event.speaker, text, topic):
             out.append(self.checklist.state())
         return out
 
@@ -135,17 +143,18 @@ class CallSession:
         return [self.coach._alert("checklist", "warn", f"통화 마무리 전에 확인하세요: {names}", at_s)]
 
     # -- suggestions ---------------------------------------------------------------------
-    def _suggest(self, event: TranscriptEvent, intent: str, timings: list) -> Suggestions | None:
+    def _suggest(self, event: TranscriptEvent, topic: str | None, timings: list) -> Suggestions | None:
         if not self.window:
             return None
         started = time.perf_counter()
-        hits = self.deps.search(list(self.window), intent if intent not in ("none", "unsure", "out_of_scope") else None)
+        hits = self.deps.search(list(self.window), topic if topic not in NOT_A_TOPIC else None)
         timings.append(("retrieval", (time.perf_counter() - started) * 1000))
-        answers = tuple(Answer(h.article_id, h.version, h.title, h.say, h.why, round(h.score, 4))
-                        for h in hits[: self.deps.retrieve.top_k])
+        candidates = tuple(Answer(h.article_id, h.version, h.title, h.say, h.why, round(h.score, 4))
+                           for h in hits)
+        answers = candidates[: self.deps.retrieve.top_k]
         if not answers:
             return None
-        replace = self._should_replace(answers, intent)
+        replace = self._should_replace(candidates, topic)
         if not replace and self.current is not None:
             answers = self.current.answers
         line = self._line()
@@ -154,22 +163,23 @@ class CallSession:
         timings.append(("emitted", sum(ms for _, ms in timings)))
         self.current = Suggestions(self.call_id, event.segment_id, answers, line,
                                    self.stages.stage or "greeting", tuple(timings), replace)
-        if replace:
-            self._current_intent = intent
+        if replace and topic not in NOT_A_TOPIC:
+            self._current_intent = topic
         self.shown.append(self.current)
         return self.current
 
-    def _should_replace(self, answers: tuple[Answer, ...], intent: str) -> bool:
-        """A new top card only when clearly better or the topic changed."""
+    def _should_replace(self, candidates: tuple[Answer, ...], topic: str | None) -> bool:
+        """A new top card only when the topic confidently changed or it is clearly better than
+        the current card scored against the same words (hysteresis)."""
         if self.current is None:
             return True
         old_top = self.current.answers[0]
-        if answers[0].article_id == old_top.article_id:
+        if candidates[0].article_id == old_top.article_id:
             return False
-        if intent not in ("none", "unsure") and intent != self._current_intent:
+        if topic is not None and topic not in NOT_A_TOPIC and topic != self._current_intent:
             return True
-        old_score = next((a.score for a in answers if a.article_id == old_top.article_id), None)
-        return old_score is None or answers[0].score > old_score * (1 + self.deps.guide.hysteresis)
+        old_score = next((a.score for a in candidates if a.article_id == old_top.article_id), 0.0)
+        return candidates[0].score > old_score * (1 + self.deps.guide.hysteresis)
 
     def _line(self) -> str:
         topic = self._current_intent if self._current_intent not in (None, "none", "unsure") else None

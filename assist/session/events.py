@@ -22,14 +22,17 @@ class InsightEvent:
     trend_value: float
     trend: str  # falling|rising|negative|neutral|positive
     model: str
+    # What the call is about now: this turn's intent when confident, else the topic carried
+    # from the last confident turn (a follow-up such as "그럼 언제 들어와요?" stays on it).
+    topic: str | None = None
 
     @classmethod
     def from_result(cls, call_id: str, segment_id: str, result: Any, trend_value: float,
-                    trend: str) -> "InsightEvent":
+                    trend: str, topic: str | None = None) -> "InsightEvent":
         return cls(call_id, segment_id, result.intent, round(float(result.intent_score), 4),
                    tuple((c, round(float(s), 4)) for c, s in result.top_intents),
                    result.sentiment, round(float(result.sentiment_score), 4), round(trend_value, 4),
-                   trend, getattr(result, "model", ""))
+                   trend, getattr(result, "model", ""), topic)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from assist.config import Settings
 from assist.session.deps import SessionDeps
 from assist.session.log import CallLog
 
-__all__ = ["build_deps", "open_call_log", "open_search"]
+__all__ = ["build_deps", "open_call_log", "open_search", "session_search"]
 
 
 def open_call_log(settings: Settings) -> CallLog:
@@ -19,11 +19,16 @@ def open_search(settings: Settings) -> Callable[[list[str], str | None], Sequenc
     """Hybrid KB search over the store (seeded from kb/ on first start); sees edits at once."""
     from assist.retrieve.search import Searcher
 
-    searcher = Searcher.open(settings)
-    top_k = settings.retrieve.top_k
+    return session_search(settings, Searcher.open(settings))
+
+
+def session_search(settings: Settings, searcher: Any) -> Callable[[list[str], str | None], Sequence[Any]]:
+    """What a call session searches with."""
+    # More candidates than the panel shows, so the card on screen is scored against new words.
+    k = max(settings.retrieve.top_k, 10)
 
     def search(utterances: list[str], intent: str | None) -> Sequence[Any]:
-        return searcher.search(utterances, k=top_k, intent=intent)
+        return searcher.search(utterances, k=k, intent=intent)
 
     return search
 

@@ -176,7 +176,11 @@ class AgentActions:
                     for i in range(CARD_SLOTS)]
         else:
             out += [gr.skip()] * (2 * CARD_SLOTS)
-        out += [part("line", lambda: line_html(view.next_line)),
+        live = view.status == "live"
+        if seen.get("line-live") != live:  # the next line is for a live call only
+            seen["line-live"] = live
+            changed.add("line")
+        out += [part("line", lambda: line_html(view.next_line if live else "")),
                 part("flow", lambda: flow_html(view.stage, view.reached, view.checklist))]
         out += self._summary(view) if "summary" in changed else [gr.skip()] * 4
         return out

@@ -1,8 +1,8 @@
 """The agent tab: a narrow side panel to keep beside the CRM during a call.
 
 Top to bottom, in the order an agent glances at it: call status and alerts, the rolling
-transcript, what the customer wants and how they feel, up to three answer cards, the next
-line to say, call stage and checklist; after the call, the editable summary.
+transcript, what the customer wants and how they feel, the next line to say, up to three
+answer cards, call stage and checklist; after the call, the editable summary.
 """
 from __future__ import annotations
 
@@ -78,11 +78,10 @@ def _after_call() -> dict:
     with gr.Group(visible=False, elem_id="after-call") as c["box"]:
         gr.HTML('<div class="ca-section">통화 후 정리</div>')
         c["summary"] = gr.Textbox(label="통화 요약", lines=4, max_lines=10, elem_id="summary-text")
-        with gr.Row():
-            c["intent"] = gr.Dropdown([(name, code) for code, name in INTENTS.items()],
-                                      label="주 문의", elem_id="summary-intent", min_width=0)
-            c["outcome"] = gr.Radio([(name, code) for code, name in OUTCOMES.items()],
-                                    label="처리 결과", elem_id="summary-outcome", min_width=0)
+        c["intent"] = gr.Dropdown([(name, code) for code, name in INTENTS.items()],
+                                  label="주 문의", elem_id="summary-intent", min_width=0)
+        c["outcome"] = gr.Radio([(name, code) for code, name in OUTCOMES.items()],
+                                label="처리 결과", elem_id="summary-outcome", min_width=0)
         c["save"] = gr.Button("요약 저장", variant="primary", elem_id="summary-save")
         c["msg"] = gr.HTML(elem_id="summary-msg")
     return c
@@ -113,8 +112,8 @@ def build_agent_tab(ctx: Ctx, timer: gr.Timer) -> AgentTab:
             start = _start_box(actions)
             transcript = gr.HTML(transcript_html([]), elem_id="call-transcript")
             insight = gr.HTML(insight_html(None, []), elem_id="call-insight")
+            line = gr.HTML(elem_id="call-line")  # short, so kept above the cards
             cards = _cards()
-            line = gr.HTML(elem_id="call-line")
             flow = gr.HTML(flow_html(None, [], ()), elem_id="call-flow")
             search = _kb_search()
     start["timer"] = timer

@@ -1,7 +1,8 @@
 """The web app: login, then the tabs a role may use; ``serve`` starts it with models warm.
 
-``build_app`` wires everything; ``serve`` loads models, makes demo users on a first start,
-launches on ``server.host:server.port`` and prints how long start-up took.
+``build_app`` wires everything; ``serve`` loads models (in parallel threads, ``DepsLoader``),
+makes demo users on a first start, launches on ``server.host:server.port`` and prints how long
+start-up took (``assist app --check-start`` measures it and exits).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from assist.ui.agent_tab import build_agent_tab  # noqa: E402
 from assist.ui.auth import ROLE_NAMES, Auth, AuthError, ensure_users, users_path  # noqa: E402
 from assist.ui.calls import CallHub  # noqa: E402
 from assist.ui.ctx import Ctx, UiState  # noqa: E402
-from assist.ui.deps import AppDeps, load_app_deps  # noqa: E402
+from assist.ui.deps import AppDeps, DepsLoader, load_app_deps  # noqa: E402
 from assist.ui.eval_tab import build_eval_tab  # noqa: E402
 from assist.ui.kb_tab import build_kb_tab  # noqa: E402
 from assist.ui.render import esc, message_html  # noqa: E402
@@ -145,18 +146,22 @@ def launch(app: gr.Blocks, settings: Settings, port: int | None = None) -> str:
 
 
 def serve(settings: Settings, *, block: bool = True, port: int | None = None,
-          deps: AppDeps | None = None, announce=print, speak_demos: bool = True) -> Served:
-    """Load models, build and launch the app; with ``block`` serve until interrupted."""
-    started = time.perf_counter()
+          deps: AppDeps | None = None, announce=print, speak_demos: bool = True,
+          loader: DepsLoader | None = None, started_at: float | None = None) -> Served:
+    """Load models (or take ``loader``, already loading), build and launch the app; with
+    ``block`` serve until interrupted. ``started_at`` (epoch seconds, default now) is where
+    the reported start time counts from."""
+    started_at = time.time() if started_at is None else started_at
     for name, role, password in ensure_users(users_path(settings)):
         announce(f"데모 계정을 만들었습니다: {name} ({ROLE_NAMES[role]}) / 비밀번호 {password}")
-    deps = deps or load_app_deps(settings)
+    deps = deps or (loader or DepsLoader(settings)).result()
     app = build_app(settings, deps)
     url = launch(app, settings, port)
-    served = Served(app, url, time.perf_counter() - started, deps)
+    served = Served(app, url, time.time() - started_at, deps)
     announce(f"상담 어시스트가 {url} 에서 준비되었습니다 (시작 {served.startup_s:.1f}초).")
     if speak_demos:
-        threading.Thread(target=_prepare_demo_audio, args=(settings,), daemon=True).start()
+        threading.Thread(target=_prepare_demo_audio, args=(settings,), name="demo-audio",
+                         daemon=True).start()
     if block:
         try:
             app.block_thread()
@@ -166,8 +171,18 @@ def serve(settings: Settings, *, block: bool = True, port: int | None = None,
 
 
 def _prepare_demo_audio(settings: Settings) -> None:
-    """Speak the demo calls ahead (espeak-ng), so the audio demo starts at once."""
-    for demo in demo_calls(settings):
+    """Speak ahead (espeak-ng) the demo calls that have no audio yet (``assist models build``
+    makes it), so the audio demo starts at once; at low priority, not to slow a first call."""
+    from assist.ui.sources import demo_audio_ready
+
+    todo = [d for d in demo_calls(settings) if not demo_audio_ready(settings, d.path)]
+    if not todo:
+        return
+    try:  # this thread (and the espeak-ng it starts) yields the CPU to calls
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+    except (AttributeError, OSError):
+        pass
+    for demo in todo:
         try:
             demo_audio(settings, demo.path)
         except Exception as exc:  # espeak missing: the transcript demo still works

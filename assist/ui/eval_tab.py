@@ -143,7 +143,7 @@ def _inputs(ctx: Ctx) -> dict:
     c: dict = {}
     c["kind"] = gr.Radio([(name, code) for code, name in KINDS.items()], value="intent",
                          label="평가 종류", elem_id="eval-kind")
-    c["help"] = gr.HTML(f'<div class="ca-hint">{HELP["intent"]}</div>')
+    c["help"] = gr.HTML(f'<div class="ca-hint">{HELP["intent"]}</div>', elem_id="eval-help")
     c["upload"] = gr.File(label="평가 파일", type="filepath", elem_id="eval-upload", height=120)
     c["golden"] = gr.Dropdown(golden_sets(ctx.settings, "intent"), value=None,
                               label="또는 골든셋", elem_id="eval-golden")

@@ -19,7 +19,7 @@ from assist.ui.uploads import KB_TYPES, UploadError, check_upload
 __all__ = ["KbActions", "FORM_SIZE", "FILL_SIZE", "TAIL"]
 
 MAX_RESULTS = 200
-FORM_SIZE = 7  # id, title, intents, tags, answer, steps, related
+FORM_SIZE = 8  # id, title, intents, tags, answer, steps, related, questions
 FILL_SIZE = FORM_SIZE + 7  # + preview, problems, history, 2 versions, delete, restore
 TAIL = 5  # history, 2 version pickers, delete, restore
 
@@ -39,7 +39,7 @@ class KbActions:
         articles = self.store.articles(include_deleted=True)
         if query:
             found = [a for a in articles if query in " ".join(
-                (a.id, a.title, " ".join(a.tags), a.answer)).lower()]
+                (a.id, a.title, " ".join(a.tags), a.answer, *a.questions)).lower()]
             if not found:
                 ids = [h.article_id for h in self.ctx.deps.searcher.search(query, k=10)]
                 found = [a for i in ids for a in articles if a.id == i]
@@ -71,7 +71,7 @@ class KbActions:
                 gr.Button(visible=not article.deleted), gr.Button(visible=article.deleted)]
 
     def _history(self, article_id: str) -> list[list]:
-        return [[v.version, ACTIONS.get(v.action, v.action), v.author, v.at[:19].replace("T", " "),
+        return [[v.version, ACTIONS.get(v.action, v.action), v.author, v.at[5:16].replace("T", " "),
                  v.note] for v in reversed(self.store.history(article_id))]
 
     def new(self, state: UiState) -> list:
@@ -92,10 +92,17 @@ class KbActions:
             return preview_html(article), ""
         return preview_html(article), problems_html(korean_problems(article))
 
-    def save(self, state: UiState, *fields_and_note) -> list:
+    def save(self, state: UiState, article_id: str, title: str, intents: list[str] | None,
+             tags: str, answer: str, steps: str, related: str, note: str,
+             questions: str | None = None) -> list:
+        """The form fields, the change note, then the questions (last, so API callers that
+        predate them still line up; when they leave them out, an edit keeps the stored ones)."""
         login = self.ctx.require(state, "kb")
-        *fields, note = fields_and_note
-        article = article_from_form(*fields)
+        if questions is None:
+            kept = self.store.get((article_id or "").strip()) if state.kb_id else None
+            questions = "\n".join(kept.questions) if kept is not None and kept.id == state.kb_id else ""
+        article = article_from_form(article_id, title, intents, tags, answer, steps, related,
+                                    questions)
         problems = korean_problems(article)
         if problems:
             return [state, gr.skip(), problems_html(problems), *[gr.skip()] * TAIL,

@@ -18,7 +18,7 @@ __all__ = ["FIELD_NAMES", "ACTIONS", "article_from_form", "form_values", "korean
            "problems_html", "preview_html", "diff_html", "kb_error_text"]
 
 FIELD_NAMES = {"id": "문서 ID", "title": "제목", "intents": "의도", "tags": "태그", "answer": "답변",
-               "steps": "확인 및 절차", "related": "관련 문서"}
+               "steps": "확인 및 절차", "related": "관련 문서", "questions": "예상 질문"}
 ACTIONS = {"create": "새로 만듦", "edit": "수정", "delete": "삭제", "restore": "복원",
            "revert": "되돌림", "import": "가져오기"}
 _SPLIT = re.compile(r"[,\n]")
@@ -29,17 +29,20 @@ def _items(text: str | None, pattern: re.Pattern = _SPLIT) -> tuple[str, ...]:
 
 
 def article_from_form(article_id: str, title: str, intents: list[str] | None, tags: str,
-                      answer: str, steps: str, related: str) -> Article:
-    """Form text as an Article (lists split on commas; steps one per line)."""
+                      answer: str, steps: str, related: str, questions: str = "") -> Article:
+    """Form text as an Article (lists split on commas; steps and questions one per line)."""
+    lines = re.compile(r"\n")
     return Article(id=(article_id or "").strip(), title=(title or "").strip(),
                    intents=tuple(intents or ()), tags=_items(tags), answer=(answer or "").strip(),
-                   steps=_items(steps, re.compile(r"\n")), related=_items(related))
+                   steps=_items(steps, lines), related=_items(related),
+                   questions=_items(questions, lines))
 
 
 def form_values(article: Article) -> tuple:
-    """(id, title, intents, tags, answer, steps, related) for the form fields."""
+    """(id, title, intents, tags, answer, steps, related, questions) for the form fields."""
     return (article.id, article.title, list(article.intents), ", ".join(article.tags),
-            article.answer, "\n".join(article.steps), ", ".join(article.related))
+            article.answer, "\n".join(article.steps), ", ".join(article.related),
+            "\n".join(article.questions))
 
 
 _RULES = (
@@ -49,10 +52,14 @@ _RULES = (
      lambda m, f: f"답변과 절차를 합쳐 {m[1]}자입니다. {m[2]}자 이하로 줄여 주세요."),
     (r"is empty: name at least one", lambda m, f: "의도를 하나 이상 골라 주세요."),
     (r"^\w+ is empty$", lambda m, f: f"{josa(FIELD_NAMES[f], '을', '를')} 입력해 주세요."),
+    (r"^question .* has (\d+) characters, the limit is (\d+)",
+     lambda m, f: f"예상 질문 하나가 {m[1]}자입니다. {m[2]}자 이하로 줄여 주세요."),
     (r"has (\d+) characters, the limit is (\d+)",
      lambda m, f: f"{josa(FIELD_NAMES[f], '이', '가')} {m[1]}자입니다. {m[2]}자 이하로 "
                   "줄여 주세요."),
     (r"must be one line", lambda m, f: "제목은 한 줄로 써 주세요."),
+    (r"same question twice", lambda m, f: "같은 예상 질문이 두 번 있습니다."),
+    (r"a question has a line break", lambda m, f: "예상 질문은 한 줄에 하나씩 써 주세요."),
     (r"line starting with '## '", lambda m, f: f"{FIELD_NAMES[f]}에 '## '로 시작하는 줄이 있습니다. "
                                                 "이 줄은 섹션 제목으로 읽히니 고쳐 주세요."),
     (r"has (\d+) items, the limit is (\d+)",
@@ -97,7 +104,7 @@ def preview_html(article: Article) -> str:
     steps = "".join(f"<li>{esc(step)}</li>" for step in article.steps)
     intents = " · ".join(intent_name(code) for code in article.intents)
     meta = (f'<div class="ca-id">의도: {esc(intents) or "—"} · 태그: '
-            f'{esc(", ".join(article.tags)) or "—"}</div>')
+            f'{esc(", ".join(article.tags)) or "—"} · 예상 질문 {len(article.questions)}개</div>')
     count = (f'<div class="ca-id">제목 {len(article.title)}/{MAX_TITLE_CHARS}자 · 답변 '
              f'{len(article.answer)}/{MAX_ANSWER_CHARS}자</div>')
     steps_html = f'<ol class="ca-hint">{steps}</ol>' if steps else ""
@@ -105,14 +112,56 @@ def preview_html(article: Article) -> str:
 
 
 def diff_html(diff: str) -> str:
+    """A unified diff, colored by line; in a changed line the changed words are marked, so a
+    one-word edit in a long answer is found at a glance."""
     if not diff:
         return '<div class="ca-msg info">두 버전의 내용이 같습니다.</div>'
-    lines = []
-    for line in diff.splitlines():
+    lines = diff.splitlines()
+    marked = _changed_parts(lines)
+    out = []
+    for index, line in enumerate(lines):
         cls = ("hunk" if line.startswith("@@") else "add" if line.startswith("+")
                else "del" if line.startswith("-") else "ctx")
-        lines.append(f'<span class="{cls}">{esc(line)}</span>')
-    return '<div class="ca-diff">' + "".join(lines) + "</div>"
+        out.append(f'<span class="{cls}">{marked.get(index) or esc(line)}</span>')
+    return '<div class="ca-diff">' + "".join(out) + "</div>"
+
+
+def _changed_parts(lines: list[str]) -> dict[int, str]:
+    """Line index -> escaped HTML with <mark> around what changed, for each run of removed
+    lines directly followed by as many added lines (the same lines, edited)."""
+    import difflib
+
+    out: dict[int, str] = {}
+    index = 0
+    while index < len(lines):
+        if not lines[index].startswith("-") or lines[index].startswith("---"):
+            index += 1
+            continue
+        removed = index
+        while index < len(lines) and lines[index].startswith("-") and not lines[index].startswith("---"):
+            index += 1
+        added = index
+        while index < len(lines) and lines[index].startswith("+") and not lines[index].startswith("+++"):
+            index += 1
+        if index - added != added - removed:
+            continue
+        for old_i, new_i in zip(range(removed, added), range(added, index)):
+            old, new = lines[old_i][1:], lines[new_i][1:]
+            matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+            if matcher.ratio() < 0.5:
+                continue
+            old_html, new_html = ["-"], ["+"]
+            for op, a1, a2, b1, b2 in matcher.get_opcodes():
+                if op == "equal":
+                    old_html.append(esc(old[a1:a2]))
+                    new_html.append(esc(new[b1:b2]))
+                    continue
+                if a2 > a1:
+                    old_html.append(f"<mark>{esc(old[a1:a2])}</mark>")
+                if b2 > b1:
+                    new_html.append(f"<mark>{esc(new[b1:b2])}</mark>")
+            out[old_i], out[new_i] = "".join(old_html), "".join(new_html)
+    return out
 
 
 def kb_error_text(exc: Exception) -> str:

@@ -36,6 +36,8 @@ def _form() -> dict:
     c["steps"] = gr.Textbox(label="확인 및 절차 (한 줄에 하나)", lines=4, max_lines=12,
                             elem_id="kb-steps")
     c["related"] = gr.Textbox(label="관련 문서 ID (쉼표로 구분)", elem_id="kb-related", max_lines=1)
+    c["questions"] = gr.Textbox(label="예상 질문 (고객이 물을 만한 말, 한 줄에 하나, 검색에만 쓰임)",
+                                lines=3, max_lines=10, elem_id="kb-questions")
     c["note"] = gr.Textbox(label="변경 메모 (선택)", elem_id="kb-note-text", max_lines=1)
     with gr.Row():
         c["save"] = gr.Button("저장", variant="primary", elem_id="kb-save", min_width=0)
@@ -53,7 +55,8 @@ def _side() -> dict:
     with gr.Accordion("버전 기록", open=True, elem_id="kb-history-box"):
         c["history"] = gr.Dataframe(headers=["버전", "작업", "작성자", "시각 (UTC)", "메모"],
                                     datatype="str", interactive=False, elem_id="kb-history",
-                                    max_height=220, wrap=True)
+                                    max_height=220, wrap=True,
+                                    column_widths=["46px", "84px", "64px", "92px", "40%"])
         with gr.Row():
             c["from"] = gr.Dropdown([], label="이전 버전", elem_id="kb-from", min_width=0)
             c["to"] = gr.Dropdown([], label="비교할 버전", elem_id="kb-to", min_width=0)
@@ -93,7 +96,8 @@ def build_kb_tab(ctx: Ctx) -> gr.Tab:
 
 def _wire(ctx: Ctx, actions: KbActions, finder: dict, form: dict, side: dict) -> None:
     state = ctx.state
-    fields = [form[k] for k in ("id", "title", "intents", "tags", "answer", "steps", "related")]
+    fields = [form[k] for k in ("id", "title", "intents", "tags", "answer", "steps", "related",
+                                "questions")]
     tail = [side["history"], side["from"], side["to"], form["delete"], form["restore"]]
     fill = [*fields, side["preview"], side["problems"], *tail]
     for trigger in (finder["go"].click, finder["query"].submit):
@@ -105,7 +109,8 @@ def _wire(ctx: Ctx, actions: KbActions, finder: dict, form: dict, side: dict) ->
     gr.on([f.change for f in fields], actions.check, [state, *fields],
           [side["preview"], side["problems"]], api_visibility="private", show_progress="hidden",
           trigger_mode="always_last")
-    form["save"].click(actions.save, [state, *fields, form["note"]],
+    # questions go last, after the note, so API callers that predate them still line up
+    form["save"].click(actions.save, [state, *fields[:-1], form["note"], form["questions"]],
                        [state, form["id"], side["problems"], *tail, form["msg"]], api_name="kb_save")
     form["delete"].click(actions.delete, [state], [state, *tail, form["msg"]], api_name="kb_delete")
     form["restore"].click(lambda s: actions.delete(s, restore=True), [state],

@@ -6,7 +6,7 @@ from assist.guide.flow import CHECKLIST_ITEMS, Checklist
 from assist.kb.taxonomy import INTENTS
 
 __all__ = ["intent_name", "SPEAKERS", "SENTIMENTS", "TRENDS", "OUTCOMES", "ALERT_KINDS",
-           "SEVERITIES", "stage_name", "checklist_name", "STAGE_ORDER", "CHECKLIST_ORDER",
+           "SEVERITIES", "stage_name", "checklist_name", "checklist_short", "STAGE_ORDER", "CHECKLIST_ORDER",
            "VERDICTS", "josa"]
 
 SPEAKERS = {"customer": "고객", "agent": "상담사"}
@@ -40,11 +40,22 @@ def stage_name(code: str | None) -> str:
     return STAGE_NAMES.get(code or "", code or "—")
 
 
+# Short enough for two columns in the 420 px panel; the full wording is the tooltip.
+_CHECK_SHORT = {"greet_team_name": "소속·이름 밝히기", "identity_check": "본인 확인",
+                "restate_problem": "문의 내용 재확인", "offer_options": "해결 방법 제시",
+                "summarize": "처리 내용 요약", "anything_else": "추가 문의 확인",
+                "closing_greeting": "끝인사"}
+
+
 def checklist_name(item: str) -> str:
     try:
         return Checklist.label(item)
     except KeyError:
         return item
+
+
+def checklist_short(item: str) -> str:
+    return _CHECK_SHORT.get(item) or checklist_name(item)
 
 
 def josa(word: str, after_consonant: str, after_vowel: str) -> str:

@@ -11,7 +11,8 @@ from assist.asr.events import TranscriptEvent
 from assist.guide.events import Alert, Answer
 from assist.session.events import InsightEvent
 from assist.ui.labels import (ALERT_KINDS, CHECKLIST_ORDER, SENTIMENTS, SEVERITIES, SPEAKERS,
-                              STAGE_ORDER, TRENDS, checklist_name, intent_name, stage_name)
+                              STAGE_ORDER, TRENDS, checklist_name, checklist_short, intent_name,
+                              stage_name)
 from assist.ui.view import CallView
 
 __all__ = ["esc", "status_html", "alerts_html", "transcript_html", "insight_html", "card_html",
@@ -103,12 +104,18 @@ def insight_html(insight: InsightEvent | None, trend_values: list[float]) -> str
     value = max(-1.0, min(1.0, insight.trend_value))
     trend, arrow = TRENDS.get(insight.trend, (insight.trend, ""))
     mood = "neg" if value < -0.25 else "pos" if value > 0.25 else "neu"
+    # The call's topic stays up while the customer says "네" or something unclear; this turn's
+    # own reading is then shown under it.
+    topic = getattr(insight, "topic", None) or insight.intent
+    same = topic == insight.intent
+    under = (f"신뢰도 {pct}%" if same
+             else f"방금: {esc(intent_name(insight.intent))} {pct}%")
     return (
         '<div class="ca-insight">'
         f'<div class="ca-intent"><div class="lbl">고객 문의</div>'
-        f'<div class="val">{esc(intent_name(insight.intent))}</div>'
-        f'<div class="conf" title="신뢰도 {pct}%"><span style="width:{pct}%"></span></div>'
-        f'<div class="pct">신뢰도 {pct}%</div></div>'
+        f'<div class="val">{esc(intent_name(topic))}</div>'
+        f'<div class="conf{"" if same else " other"}" title="신뢰도 {pct}%">'
+        f'<span style="width:{pct}%"></span></div><div class="pct">{under}</div></div>'
         f'<div class="ca-mood {mood}"><div class="lbl">고객 감정</div>'
         f'<div class="val">{esc(SENTIMENTS.get(insight.sentiment, insight.sentiment))}'
         f' <span class="trend">{esc(arrow)} {esc(trend)}</span></div>'
@@ -143,8 +150,8 @@ def flow_html(stage: str | None, reached: list[str],
     for item in CHECKLIST_ORDER:
         value = done.get(item, False)
         mark, cls = ("✓", "done") if value else ("–", "na") if value is None else ("○", "todo")
-        ticks.append(f'<li class="{cls}"><span class="mark">{mark}</span>'
-                     f'{esc(checklist_name(item))}</li>')
+        ticks.append(f'<li class="{cls}" title="{esc(checklist_name(item))}">'
+                     f'<span class="mark">{mark}</span>{esc(checklist_short(item))}</li>')
     return ('<div class="ca-flow"><div class="ca-stages">' + "".join(pills) + '</div>'
             '<ul class="ca-check">' + "".join(ticks) + "</ul></div>")
 

@@ -1,9 +1,9 @@
 """Where a call's speech comes from: bundled demo calls, uploaded recordings, the microphone.
 
 Demo transcripts are replayed at call pace (a grey partial halfway through each turn, then the
-final), or spoken onto a stereo recording with espeak-ng (made once, kept in the data dir) and
-run through recognition like an upload. Every wait checks the call's stop flag, so ending a
-call stops its feeder at once.
+final), or spoken onto a stereo recording with espeak-ng (made at ``assist models build``
+time, else once into the data dir) and run through recognition like an upload. Every wait
+checks the call's stop flag, so ending a call stops its feeder at once.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from assist.asr.events import TranscriptEvent
 from assist.audio import AudioChunk, StreamResampler
 from assist.config import Settings
 
-__all__ = ["DemoCall", "demo_calls", "demo_audio", "paced_turns", "paced_chunks", "MicInput"]
+__all__ = ["DemoCall", "demo_calls", "demo_audio", "demo_audio_ready", "render_demo", "paced_turns",
+           "paced_chunks", "MicInput"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +52,32 @@ def demo_calls(settings: Settings) -> list[DemoCall]:
 
 
 def demo_audio(settings: Settings, transcript: Path) -> Path:
-    """The generated stereo recording of a demo transcript (customer left, agent right)."""
-    import soundfile as sf
-
-    from assist.evaluate.synth import read_turns, render_call
+    """The stereo recording of a demo transcript (customer left, agent right): the one made at
+    ``assist models build`` time when its transcript is unchanged, else one spoken now with
+    espeak-ng and kept in the data dir."""
+    from assist.ui.warm import cached_demo_audio
 
     out = settings.data_path / "demo_audio" / f"{transcript.stem}.wav"
     if out.is_file() and out.stat().st_mtime >= transcript.stat().st_mtime:
         return out
+    return cached_demo_audio(settings, transcript) or render_demo(transcript, out)
+
+
+def demo_audio_ready(settings: Settings, transcript: Path) -> bool:
+    """Whether ``demo_audio`` returns at once (no speech to generate)."""
+    from assist.ui.warm import cached_demo_audio
+
+    out = settings.data_path / "demo_audio" / f"{transcript.stem}.wav"
+    return ((out.is_file() and out.stat().st_mtime >= transcript.stat().st_mtime)
+            or cached_demo_audio(settings, transcript) is not None)
+
+
+def render_demo(transcript: Path, out: Path) -> Path:
+    """Speak ``transcript`` onto ``out`` (written whole or not at all) with its timeline."""
+    import soundfile as sf
+
+    from assist.evaluate.synth import read_turns, render_call
+
     out.parent.mkdir(parents=True, exist_ok=True)
     audio, placed = render_call(read_turns(transcript), speakers=("customer", "agent"))
     temp = out.with_name(f".{out.stem}.{threading.get_ident()}.tmp.wav")

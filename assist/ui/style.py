@@ -22,6 +22,7 @@ def theme() -> gr.themes.Base:
 CSS = """
 .gradio-container { max-width: 1180px !important; }
 #agent-panel { max-width: 460px; margin: 0 auto; gap: 8px; }
+#agent-panel .html-container { padding: 0 !important; }
 #status-row { gap: 6px; align-items: center; flex-wrap: nowrap; }
 #call-end { align-self: center; max-height: 40px; }
 #login-box { max-width: 360px; margin: 8vh auto 0; }
@@ -63,6 +64,7 @@ CSS = """
 .ca-insight .val.muted { color: #94a3b8; font-weight: 400; font-size: 13px; }
 .ca-insight .conf { height: 6px; background: #e2e8f0; border-radius: 3px; overflow: hidden; }
 .ca-insight .conf span { display: block; height: 100%; background: #6366f1; }
+.ca-insight .conf.other span { background: #cbd5e1; }
 .ca-insight .pct { font-size: 11.5px; color: #64748b; margin-top: 3px; }
 .ca-mood .trend { font-size: 12px; font-weight: 400; color: #475569; }
 .ca-mood .gauge { position: relative; height: 6px; border-radius: 3px;
@@ -91,7 +93,8 @@ CSS = """
 .ca-card-body .why { font-size: 11.5px; color: #64748b; margin-top: 5px; display: -webkit-box;
   -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
 .ca-card-actions { gap: 6px !important; padding: 4px 10px 8px !important; justify-content: flex-end; }
-.ca-card-actions button { flex: 0 0 auto !important; min-width: 44px !important; }
+.ca-card-actions button { flex: 0 0 auto !important; min-width: 44px !important;
+  padding: 3px 10px !important; font-size: 12.5px !important; min-height: 0 !important; }
 .ca-id { font-size: 11px; color: #94a3b8; padding: 0 12px 8px; }
 .ca-kb-results { display: flex; flex-direction: column; gap: 8px; }
 .ca-line { border-radius: 10px; background: #eef2ff; padding: 8px 12px; }
@@ -116,8 +119,11 @@ CSS = """
   border: 1px solid #e2e8f0; border-radius: 8px; padding: 8px; max-height: 320px; overflow: auto; }
 .ca-diff span { display: block; min-height: 1.3em; }
 .ca-diff .add { background: #dcfce7; } .ca-diff .del { background: #fee2e2; } .ca-diff .hunk { color: #6366f1; }
-.ca-metrics { border-collapse: collapse; font-size: 13px; width: 100%; margin: 4px 0 8px; }
-.ca-metrics th, .ca-metrics td { border-left: none !important; border-right: none !important; }
+.ca-diff .add mark { background: #86efac; color: inherit; } .ca-diff .del mark { background: #fca5a5; color: inherit; }
+.ca-metrics { border-collapse: collapse; font-size: 13px; width: 100%; margin: 4px 0 8px;
+  border: none !important; }
+.ca-metrics tr, .ca-metrics th, .ca-metrics td { border-left: none !important;
+  border-right: none !important; }
 .ca-metrics th, .ca-metrics td { border-bottom: 1px solid #e2e8f0; padding: 4px 8px; text-align: right; }
 .ca-metrics th:first-child, .ca-metrics td:first-child { text-align: left; }
 .ca-metrics .better { color: #047857; font-weight: 700; } .ca-metrics .worse { color: #b91c1c; font-weight: 700; }
@@ -130,6 +136,8 @@ CSS = """
 #kb-results label { font-size: 13px; padding: 6px 10px; }
 .block:has(> .html-container > .prose:empty) { display: none !important; }
 footer { display: none !important; }
+/* One tab only (agents): no tab bar, the panel starts right under the header. */
+#tabs .tab-wrapper:has([role=tablist] > button[role=tab]:only-of-type) { display: none; }
 """
 
 HEAD = """

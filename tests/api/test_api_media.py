@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soxr
 from api_helpers import (
-    STOP, TOKEN_A, TOKEN_B, closed_with, healthy_call, media_messages, silence_messages,
-    start_message,
+    STOP, TOKEN_A, TOKEN_B, LiveServer, api_settings, closed_with, healthy_call, media_messages,
+    silence_messages, start_message,
 )
 
 from assist.evaluate.synth import Turn, render_call
@@ -106,16 +106,21 @@ def _finals_replace_partials(transcripts: list[dict]) -> None:
 
 
 def _suggestions_follow_customer_finals(events: list[dict]) -> None:
+    """Each customer final is classified at once (its insight follows it); a Suggestions card, when
+    the session has one (it needs a topical intent: robot speech through a phone codec is mostly
+    heard as 'none'), belongs to the final just before it. Cards from in-domain text are tested
+    through transcript-in (test_api_rest)."""
     finals = [e for e in events if e["type"] == "TranscriptEvent" and e["is_final"]
               and e["speaker"] == "customer" and e["text"]]
     assert finals
-    insight = next(e for e in events if e["seq"] > finals[0]["seq"] and e["type"] == "InsightEvent")
-    assert insight["segment_id"] == finals[0]["segment_id"]  # classified right after the final
-    suggestion = next(e for e in events if e["type"] == "Suggestions")
-    final = [f for f in finals if f["seq"] < suggestion["seq"]][-1]
-    assert final["segment_id"] == suggestion["segment_id"] and suggestion["answers"]
-    latency_s = suggestion["_rx"] - final["emitted_at"]
-    assert latency_s < 2.0, f"final -> suggestion took {latency_s:.2f} s"  # bench: 150 ms target
+    for final in finals:
+        insight = next(e for e in events if e["seq"] > final["seq"] and e["type"] == "InsightEvent")
+        assert insight["segment_id"] == final["segment_id"]  # classified right after the final
+        latency_s = insight["_rx"] - final["emitted_at"]
+        assert latency_s < 2.0, f"final -> insight took {latency_s:.2f} s"  # bench: 150 ms target
+    for suggestion in (e for e in events if e["type"] == "Suggestions"):
+        final = [f for f in finals if f["seq"] < suggestion["seq"]][-1]
+        assert final["segment_id"] == suggestion["segment_id"] and suggestion["answers"]
 
 
 def test_pcm_mode_streams_a_call(server, call_8k):
@@ -174,8 +179,10 @@ def test_telephony_faults_close_with_their_code(server, case, messages, code, re
      1008, "channel_map"),
 ])
 def test_pcm_faults_close_with_their_code(server, case, messages, code, reason):
-    got = _refused(server, "/v1/media/pcm", messages)
+    with healthy_call(server, f"bystander-pcm-{case.replace(' ', '-')}"):
+        got = _refused(server, "/v1/media/pcm", messages)
     assert got[0] == code and reason in got[1], (case, got)
+    assert not [c for c in server.hub.live_calls() if c.startswith("p-")]
 
 
 def test_unknown_event_is_answered_and_the_call_goes_on(server):
@@ -197,9 +204,12 @@ def test_frame_rate_limit(server):
 
 
 def test_bad_or_missing_token_closes_4001(server):
-    assert _refused(server, "/v1/media", [start_message("f-tok")], token="wrong") == (4001, "unknown token")
-    assert _refused(server, "/v1/media", [start_message("f-tok")], token=None)[0] == 4001
-    assert _refused(server, "/v1/calls/replay-1/events", [], token="wrong")[0] == 4001
+    with healthy_call(server, "bystander-token"):
+        assert _refused(server, "/v1/media", [start_message("f-tok")], token="wrong") == (4001, "unknown token")
+        assert _refused(server, "/v1/media", [start_message("f-tok")], token=None)[0] == 4001
+        assert _refused(server, "/v1/media/pcm", [b"\x00\x00"], token="wrong")[0] == 4001
+        assert _refused(server, "/v1/calls/replay-1/events", [], token="wrong")[0] == 4001
+    assert "f-tok" not in server.hub.live_calls()
 
 
 def test_token_in_query_string_works(server):
@@ -247,3 +257,45 @@ def test_client_disconnect_mid_call_ends_and_saves_the_call(server, call_8k):
     assert "drop-1" not in server.hub.manager.live_calls()
     saved = server.http().get("/v1/calls/drop-1").json()
     assert saved["state"] == "ended" and saved["summary"] is not None
+
+
+def test_media_call_across_a_server_restart_resumes_from_since(tmp_path, deps, engines, call_8k):
+    """The server stops mid-call: the platform's socket is closed 1012 and the call is marked
+    interrupted; after the restart the platform reconnects with the same call id, the desktop
+    resumes its event stream from the last seq it saw, and nothing is lost or repeated."""
+    settings = api_settings(tmp_path)
+    first = LiveServer(settings, deps, engines).start()
+    before = EventReader(first, "restart-media")
+    half = int(8000 * 10.8)  # past the end of the customer's turn, before the agent's
+    with first.ws("/v1/media") as ws:
+        ws.send(start_message("restart-media"))
+        for message in media_messages(call_8k[:half]):
+            ws.send(message)
+            time.sleep(0.05)
+        deadline = time.monotonic() + 60
+        while not any(e["type"] == "InsightEvent" for e in before.events):
+            assert time.monotonic() < deadline, "no insight before the restart"
+            time.sleep(0.1)
+        first.stop()
+        assert closed_with(ws)[0] == 1012  # service restart: reconnect, the call is not over
+    seen = before.join()
+    assert seen and all(e["type"] != "CallSummary" for e in seen)
+
+    second = LiveServer(settings, deps, engines, port=first.port).start()
+    try:
+        assert second.http().get("/v1/calls/restart-media").json()["state"] == "interrupted"
+        after = EventReader(second, "restart-media", since=seen[-1]["seq"])
+        with second.ws("/v1/media") as ws:
+            ws.send(start_message("restart-media"))
+            for message in media_messages(call_8k[half:]):
+                ws.send(message)
+                time.sleep(0.02)
+            ws.send(STOP)
+            assert closed_with(ws) == (1000, "call ended")
+        rest = after.join()
+    finally:
+        second.stop()
+    seqs = [e["seq"] for e in seen + rest]
+    assert seqs == list(range(1, len(seqs) + 1)), "events lost or repeated across the restart"
+    assert rest[-1]["type"] == "CallSummary"
+    assert any(e["type"] == "TranscriptEvent" and e["speaker"] == "agent" for e in rest)

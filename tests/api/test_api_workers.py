@@ -49,6 +49,9 @@ class _Flaky:
             raise RuntimeError("recognizer crashed")
         return self.inner.feed(call_id, chunk)
 
+    def flush(self, call_id):
+        return self.inner.flush(call_id)
+
     def finish(self, call_id):
         return self.inner.finish(call_id)
 
@@ -92,7 +95,7 @@ def test_recognition_in_two_worker_processes_matches_in_process(api_root, engine
         for call_id in call_ids:
             recognition.open(call_id, ("customer",))
         events = {c: [e for chunk in chunks for e in recognition.feed(c, chunk)] for c in call_ids}
-        return {c: events[c] + recognition.finish(c) for c in call_ids}
+        return {c: events[c] + recognition.flush(c) + recognition.finish(c) for c in call_ids}
 
     local = run(LocalRecognition(engines), ["local"])["local"]
     local_text = [e.text for e in local if e.revision == 1]

@@ -74,3 +74,34 @@ def test_markdown_round_trip_keeps_odd_text(make_article):
                            steps=("첫 줄\n둘째 줄", "<b>굵게</b>"), related=("usim-01",))
     parsed, problems = parse_markdown(render_markdown(article), "x.md")
     assert problems == [] and parsed == article
+
+
+def test_questions_round_trip_and_are_optional(make_article):
+    asked = ("요금이 왜 이렇게 많이 나왔어요?", '콜론: 뒤에 "따옴표"', "- 대시로 시작", "#해시 [괄호]", "yes")
+    article = make_article(questions=asked)
+    text = render_markdown(article)
+    assert "questions:\n  - 요금이 왜 이렇게 많이 나왔어요?\n" in text
+    parsed, problems = parse_markdown(text, "x.md")
+    assert problems == [] and parsed == article and parsed.questions == asked
+    plain = make_article()
+    assert "questions" not in render_markdown(plain)  # articles without questions render as before
+    assert parse_markdown(render_markdown(plain), "x.md")[0].questions == ()
+    flow = render_markdown(plain).replace("related: []", "related: []\nquestions: [하나, 둘]")
+    assert parse_markdown(flow, "x.md")[0].questions == ("하나", "둘")
+
+
+def test_question_limits(make_article):
+    assert validate(make_article(questions=("짧은 질문",) * 1)) == ()
+    too_long = validate(make_article(questions=("가" * 151,)))
+    assert any("has 151 characters, the limit is 150" in p for p in too_long), too_long
+    assert "questions has 21 items, the limit is 20" in validate(
+        make_article(questions=tuple(f"질문 {i}" for i in range(21))))
+    assert any("line break" in p for p in validate(make_article(questions=("두\n줄",))))
+    assert any("same question twice" in p for p in validate(make_article(questions=("같은 말", "같은  말"))))
+    assert any("empty or non-text item" in p for p in validate(make_article(questions=(" ",))))
+
+
+def test_questions_of_the_wrong_type_point_at_their_line(make_article):
+    text = render_markdown(make_article()).replace("related: []", "related: []\nquestions: 그냥 문장")
+    _, problems = parse_markdown(text, "x.md")
+    assert any(p.line == 7 and "questions must be a list" in p.message for p in problems), problems

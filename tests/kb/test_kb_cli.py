@@ -34,3 +34,12 @@ def test_list_seeds_and_bad_input_is_one_clear_error(make_article, tmp_path):
     missing = _assist(tmp_path, "kb", "show", "nope")
     assert missing.returncode == 2 and "No article with id 'nope'" in missing.stderr
     assert (tmp_path / "var" / "kb.sqlite3").is_file()
+
+
+def test_edit_refuses_a_too_long_question(tmp_path):
+    edited = _assist(tmp_path, "kb", "edit", "usim-01", "--question", "유심을 새로 받고 싶어요",
+                     "--question", "가" * 151)
+    assert edited.returncode == 2 and "Traceback" not in edited.stderr
+    assert "has 151 characters, the limit is 150" in edited.stderr
+    shown = _assist(tmp_path, "kb", "show", "usim-01")
+    assert shown.returncode == 0 and "questions:\n  - " in shown.stdout and "가" * 151 not in shown.stdout

@@ -85,7 +85,8 @@ def test_csv_problems_point_at_the_record_line(store, tmp_path):
 def test_export_import_round_trip(make_article, store, tmp_path, fmt, name):
     odd = make_article("complaint-90", title='따옴표 "하나" <b>굵게</b>', tags=("a|b?", "5G"),
                        answer="첫 줄\n둘째 줄 & <script>x</script>",
-                       steps=("단계 하나\n  이어지는 줄", "쉼표, 그리고 \"따옴표\""), related=("refund-01",))
+                       steps=("단계 하나\n  이어지는 줄", "쉼표, 그리고 \"따옴표\""), related=("refund-01",),
+                       questions=("불만은 어디에 말해요?", '쉼표, "따옴표" | 파이프', "- 대시"))
     odd = odd if fmt != "csv" else odd.with_meta(tags=("a b?", "5G"))  # '|' separates CSV list items
     store.import_articles([odd, make_article("refund-90")], author="kim")
     export_articles(store.articles(), tmp_path / name, fmt)
@@ -94,6 +95,27 @@ def test_export_import_round_trip(make_article, store, tmp_path, fmt, name):
     assert [a.content() for a in batch.articles] == [a.content() for a in store.articles()]
     _, result = import_path(store, tmp_path / name, author="kim")
     assert len(result.unchanged) == 2 and not result.created
+
+
+def test_too_long_question_is_refused_with_its_line_in_every_format(make_article, store, tmp_path):
+    long_one = make_article("usim-90", questions=("유심을 바꾸고 싶어요", "가" * 151))
+    folder = _folder(tmp_path, {"usim-90.md": render_markdown(long_one)})
+    jsonl = tmp_path / "batch.jsonl"
+    jsonl.write_text(json.dumps(make_article("usim-91").content(), ensure_ascii=False) + "\n"
+                     + json.dumps(long_one.content(), ensure_ascii=False) + "\n", "utf-8")
+    csv_path = tmp_path / "batch.csv"
+    csv_path.write_text("id,title,intents,answer,questions\n"
+                        f'usim-90,유심,usim,답변,"유심을 바꾸고 싶어요\n{"가" * 151}"\n', "utf-8")
+    for source, where in ((folder, "usim-90.md:7:"), (jsonl, f"{jsonl}:2:"), (csv_path, f"{csv_path}:2:")):
+        with pytest.raises(KbImportError) as caught:
+            import_path(store, source, author="kim")
+        text = "\n".join(caught.value.problems)
+        assert where in text and "has 151 characters, the limit is 150" in text, text
+    assert store.count() == 0
+    short = make_article("usim-90", questions=("유심을 바꾸고 싶어요", "유심 비용은요?"))
+    csv_path.write_text("id,title,intents,answer,questions\n"
+                        'usim-90,유심,usim,답변,"유심을 바꾸고 싶어요\n유심 비용은요?"\n', "utf-8")
+    assert read_articles(csv_path).articles[0].questions == short.questions
 
 
 def test_import_is_all_or_nothing_and_updates_in_one_batch(make_article, store, tmp_path):

@@ -41,6 +41,18 @@ def test_diff_and_revert(store, article):
         store.revert(article.id, 9, author="kim")
 
 
+def test_questions_are_content_versioned_and_diffed(store, article):
+    store.add(article, author="kim")
+    asked = replace(article, questions=("요금 언제 나가요?", "납부일 바꿀 수 있어요?"))
+    v2 = store.edit(asked, 1, author="lee", note="example questions")
+    assert v2.version == 2 and store.require(article.id).questions == asked.questions
+    assert store.edit(asked, 2, author="lee").version == 2  # same questions: no new version
+    diff = store.diff(article.id, 1, 2)
+    assert "+questions:\n+  - 요금 언제 나가요?\n+  - 납부일 바꿀 수 있어요?" in diff
+    assert store.version(article.id, 1).article.questions == ()
+    assert store.revert(article.id, 1, author="kim").questions == ()
+
+
 def test_soft_delete_hides_but_keeps(store, article):
     store.add(article, author="kim")
     store.delete(article.id, author="kim")

@@ -85,3 +85,29 @@ def test_temperature_scaling_lowers_calibration_error():
     before = expected_calibration_error(softmax(overconfident), y)
     after = expected_calibration_error(softmax(overconfident / t), y)
     assert t > 3 and after < before / 3 and after < 0.05
+
+
+def test_ensure_default_uses_the_bundled_heads(nlu_settings):
+    from assist.nlu.train import ensure_default_nlu
+
+    messages: list[str] = []
+    entry = ensure_default_nlu(nlu_settings, messages.append)
+    assert entry["source"] == "bundled", messages
+    assert any("match the encoder" in m for m in messages)
+
+
+def test_heads_for_other_weights_are_refused(tiny_model, nlu_settings, tmp_path):
+    import shutil
+
+    from assist.config import AssistError
+    from assist.nlu.model import check_probe
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model, bad)
+    card = json.loads((bad / "model_card.json").read_text("utf-8"))
+    card["encoder"]["probe"] = (-np.asarray(card["encoder"]["probe"])).tolist()
+    (bad / "model_card.json").write_text(json.dumps(card), "utf-8")
+    with pytest.raises(AssistError, match="other encoder weights"):
+        load_nlu(nlu_settings, intent_dir=bad, with_sentiment=False)
+    assert check_probe(load_task(tiny_model), load_nlu(
+        nlu_settings, intent_dir=tiny_model, with_sentiment=False).encoder) > 0.99

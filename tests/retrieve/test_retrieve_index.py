@@ -62,6 +62,30 @@ def test_save_load_round_trip_and_mismatch(tmp_path):
     assert "articles changed" in load_index(tmp_path, RetrieveOptions(), "fp", 16, {"a": 1, "b": 4})[1]
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_an_article_scores_by_its_best_vector(kind, tmp_path):
+    vectors = _unit(30)
+    groups = [vectors[0:1], vectors[1:4], vectors[4:5]] + [vectors[i:i + 1] for i in range(5, 30)]
+    ids = ["a", "b", "c"] + [f"x{i}" for i in range(5, 30)]
+    opts = RetrieveOptions(approximate_above=10 if kind == "hnsw" else 20000)
+    index = VectorIndex.build(ids, [1] * len(ids), groups, opts, 16)
+    assert index.kind == kind and index.slots["b"] == 3 and len(index) == 28
+    for row in (1, 2, 3):  # any of b's vectors finds b, once, with that vector's score
+        hits = index.search(vectors[row], 5)
+        assert hits[0][0] == "b" and hits[0][1] > 0.99 and [h[0] for h in hits].count("b") == 1
+    assert len({h[0] for h in index.search(vectors[2], 28)}) == 28  # k distinct articles
+    index.add(["b"], [2], [vectors[1:2]])  # b edited down to one vector
+    assert index.search(vectors[3], 1)[0][0] != "b" and index.slots["b"] == 1
+    index.add(["b"], [3], [vectors[1:4]])
+    save_index(tmp_path, index, "fp", "recipe-1")
+    expected = dict(index.versions)
+    loaded, why = load_index(tmp_path, opts, "fp", 16, expected, "recipe-1")
+    assert why == "" and loaded.slots["b"] == 3 and loaded.search(vectors[3], 1)[0][0] == "b"
+    loaded.remove(["b"])
+    assert all(h[0] != "b" for h in loaded.search(vectors[2], 28))
+    assert "other retrieval settings" in load_index(tmp_path, opts, "fp", 16, expected, "recipe-2")[1]
+
+
 def _die_mid_save(folder: str) -> None:
     """Child process: killed right after writing the temp index file, before the rename."""
     os.replace = lambda *args: os._exit(9)
@@ -74,7 +98,7 @@ def _assert_rebuilds(settings, encoder, reason: str) -> Searcher:
     assert reason in searcher.rebuilt_because
     expected = {a.id: a.version for a in searcher.store.articles()}
     loaded, why = load_index(settings.data_path / "index", settings.retrieve, encoder.fingerprint,
-                             encoder.dim, expected)
+                             encoder.dim, expected, searcher.recipe)
     assert loaded is not None and why == ""  # the rebuilt index was saved whole
     assert "usim" in searcher.search("유심을 새로 발급받고 싶어요", 3)[0].intents
     searcher.store.close()
@@ -113,6 +137,11 @@ def test_edits_made_while_down_rebuild(kb_settings, encoder):
         usim = store.require("usim-01")
         store.edit(replace(usim, title=usim.title + " 안내"), usim.version, author="kim")
     _assert_rebuilds(kb_settings, encoder, "articles changed")
+
+
+def test_changed_question_settings_rebuild(kb_settings, encoder, settings_at):
+    changed = settings_at(kb_settings.root, question_weight=0.9)
+    _assert_rebuilds(changed, encoder, "other retrieval settings")
 
 
 def test_second_start_loads_without_rebuilding(kb_settings, encoder, settings_at):

@@ -22,7 +22,7 @@ def test_hybrid_beats_each_method_on_the_shipped_queries(searcher):
     report = score_retrieval(queries, METHODS, lambda query, method: [
         hit.article_id for hit in searcher.search(query, 10, method=method, explain=False)])
     recall = {name: score.recall_at_3 for name, score in report.scores}
-    assert recall["hybrid"] >= 0.90, report.markdown()
+    assert recall["hybrid"] >= 0.95, report.markdown()
     assert recall["hybrid"] > recall["dense"] and recall["hybrid"] > recall["bm25"], report.markdown()
 
 
@@ -60,6 +60,25 @@ def test_saved_edit_is_served_at_once_even_from_another_connection(searcher, kb_
     restarted.store.close()
 
 
+def test_a_question_only_match_finds_the_article(searcher, kb_settings):
+    query = "무지개 도장 열 개를 다 모았는데 선물은 어디서 받아요"
+    asked = "무지개 도장 쿠폰 열 개 모으면 선물 주나요?"  # in no article's text
+    for method in ("dense", "bm25", "hybrid"):
+        assert searcher.search(query, 1, method=method)[0].article_id != "membership-05"
+    with open_store(kb_settings) as other:
+        article = other.require("membership-05")
+        other.edit(replace(article, questions=(*article.questions, asked)), article.version,
+                   author="kim", note="example question")
+    for method in ("dense", "bm25", "hybrid"):
+        top = searcher.search(query, 1, method=method)[0]
+        assert top.article_id == "membership-05", (method, top)
+    assert "예상 질문" in searcher.search(query, 1)[0].why
+    restarted = Searcher.open(kb_settings, encoder=searcher.encoder)
+    assert restarted.rebuilt_because == ""  # the index saved with the question's vector is current
+    assert restarted.search(query, 1, method="dense")[0].article_id == "membership-05"
+    restarted.store.close()
+
+
 def test_query_window_weights_the_latest_utterance(searcher):
     about_usim = "유심 카드가 인식이 안 된다고 떠요"
     about_internet = "집 인터넷이 아예 안 돼요"
@@ -77,10 +96,13 @@ def test_intent_filter_and_boost(kb_settings, encoder, settings_at):
     off = Searcher.open(settings_at(kb_settings.root, intent_mode="off"), encoder=encoder)
     boost = Searcher.open(kb_settings, encoder=encoder)
 
-    def complaint_ranks(opened: Searcher) -> list[int]:
-        return [h.rank for h in opened.search(query, 10, intent="complaint") if "complaint" in h.intents]
+    def complaint_ranks(opened: Searcher) -> dict[str, int]:
+        return {h.article_id: h.rank for h in opened.search(query, 10, intent="complaint")
+                if "complaint" in h.intents}
 
-    assert sum(complaint_ranks(boost)) < sum(complaint_ranks(off))
+    boosted, plain = complaint_ranks(boost), complaint_ranks(off)
+    assert plain and all(boosted.get(i, 99) <= rank for i, rank in plain.items())  # none falls
+    assert min(boosted.values()) < min(plain.values()) and len(boosted) >= len(plain)
     for opened in (filtered, off, boost):
         opened.store.close()
 

@@ -1,15 +1,13 @@
 """End to end on every shipped demo call: real NLU, real KB search, real scripts, real call log."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from assist.guide.events import Alert, Suggestions
-from assist.session.loader import build_deps
+from assist.evaluate.calls import score_calls
 from assist.session.log import CallLog
-from assist.session.manager import SessionManager
 from assist.session.replay import read_transcript
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,25 +15,15 @@ CALLS = sorted((REPO / "demo" / "calls").glob("*.jsonl"))
 
 
 @pytest.fixture(scope="module")
-def deps(tmp_path_factory):
-    from assist.config import Settings
-
-    root = tmp_path_factory.mktemp("session")
-    return build_deps(Settings(root=root, model_dir=REPO / "models", kb_dir=REPO / "kb",
-                               demo_dir=REPO / "demo"))
+def report(deps, tmp_path_factory):
+    log = CallLog(tmp_path_factory.mktemp("log") / "calls.sqlite3")
+    return score_calls(deps, CALLS, log), log
 
 
 @pytest.fixture(scope="module")
-def results(deps, tmp_path_factory):
-    log = CallLog(tmp_path_factory.mktemp("log") / "calls.sqlite3")
-    manager = SessionManager(deps, log)
-    out = {}
-    for path in CALLS:
-        manager.start(path.stem)
-        events = [e for turn in read_transcript(path) for e in manager.handle(turn)]
-        summary = manager.end(path.stem)
-        out[path.stem] = (events, summary, json.loads(path.with_suffix(".expected.json").read_text()))
-    return out, log
+def results(report):
+    calls, log = report
+    return {c.name: (c.events, c.summary, c.expected) for c in calls.calls}, log
 
 
 def test_there_are_at_least_12_demo_calls():
@@ -65,16 +53,12 @@ def test_main_intent_found_in_most_calls(results):
     assert len(misses) <= 4, misses
 
 
-def test_per_turn_intent_accuracy(results):
-    right = total = 0
-    for events, _, expected in results[0].values():
-        insights = [e for e in events if type(e).__name__ == "InsightEvent"]
-        for got, want in zip(insights, expected["per_turn_intents"]):
-            total += 1
-            right += got.intent == want or (want == "none" and got.intent == "unsure")
-    # Per-turn labels include short answers (names, numbers) that are hard to call "none";
-    # measured 0.57 with the default heads: this guards against regressions, not the target.
-    assert total > 100 and right / total >= 0.5, right / total
+def test_per_turn_intent_accuracy(report):
+    figures = report[0].to_dict()
+    # Per-turn labels include short answers (names, numbers) that must come out "none" and
+    # follow-ups that belong to the call's topic; measured 0.74.
+    # `assist eval calls` prints the figure (docs/RESULTS.md). This guards against regressions.
+    assert figures["turns"] > 100 and figures["turn_intent_accuracy"] >= 0.7, figures
 
 
 @pytest.mark.parametrize("path", CALLS, ids=lambda p: p.stem)
@@ -99,13 +83,11 @@ def test_complaint_protocol_suggests_apology_first(results, deps):
     assert any(first_after.startswith(line.split("{")[0][:6]) for line in apology) or "죄송" in first_after
 
 
-def test_suggestions_do_not_flicker(results):
-    for name, (events, _, _) in results[0].items():
-        cards = [e for e in events if isinstance(e, Suggestions)]
-        replaced = sum(1 for c in cards if c.replaced)
-        customer_finals = sum(1 for e in events if type(e).__name__ == "InsightEvent")
-        assert replaced <= customer_finals // 2 + 1, (name, replaced, customer_finals)
-        for card in cards:
+def test_suggestions_do_not_flicker(report):
+    for call in report[0].calls:
+        # A replacement is allowed per new question, not on every turn.
+        assert call.replacements <= len(call.turn_intents) // 2, (call.name, call.replacements)
+        for card in (e for e in call.events if isinstance(e, Suggestions)):
             assert 1 <= len(card.answers) <= 3 and len({a.article_id for a in card.answers}) == len(card.answers)
 
 
@@ -122,3 +104,16 @@ def test_summary_fields_and_redacted_log(results):
         assert secret in raw and secret not in text
     escalated = outcome["04_complaint_supervisor"][1]
     assert escalated.disposition.endswith("escalated")
+
+
+def test_missing_or_broken_annotation_is_one_clear_error(tmp_path):
+    from assist.config import AssistError
+    from assist.evaluate.calls import expected_for
+
+    call = tmp_path / "mine.jsonl"
+    call.write_text('{"speaker": "customer", "text": "요금 문의요", "start_s": 0, "end_s": 1}\n', "utf-8")
+    with pytest.raises(AssistError, match="mine.expected.json"):
+        expected_for(call)
+    call.with_suffix(".expected.json").write_text("{not json", "utf-8")
+    with pytest.raises(AssistError, match="not valid JSON"):
+        expected_for(call)

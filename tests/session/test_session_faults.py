@@ -3,79 +3,61 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 import pytest
 
-from assist.asr.events import TranscriptEvent
-from assist.config import Settings
 from assist.session.events import InsightEvent
-from assist.session.loader import build_deps
 from assist.session.log import CallLog
 from assist.session.manager import DuplicateCall, SessionManager
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(scope="module")
-def deps(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    return build_deps(Settings(root=root, model_dir=REPO / "models", kb_dir=REPO / "kb"))
-
-
-def _event(call_id: str, text: str, segment: str = "customer-0001", revision: int = 1,
-           speaker: str = "customer", final: bool = True, at: float = 1.0) -> TranscriptEvent:
-    return TranscriptEvent(call_id, speaker, segment, revision, final, text, at, at + 1.0, None,
-                           "test", time.time())
-
-
-def test_out_of_order_and_duplicate_finals(deps):
+def test_out_of_order_and_duplicate_finals(deps, final):
     manager = SessionManager(deps)
     manager.start("c1")
-    newer = _event("c1", "인터넷이 계속 끊겨요", revision=2)
+    newer = final("c1", "인터넷이 계속 끊겨요", revision=2)
     assert any(isinstance(e, InsightEvent) for e in manager.handle(newer))
-    assert manager.handle(_event("c1", "인터넷 이 계속 끊기 어요", revision=1)) == []  # stale
+    assert manager.handle(final("c1", "인터넷 이 계속 끊기 어요", revision=1)) == []  # stale
     assert manager.handle(newer) == []  # duplicate
-    partial_after_final = _event("c1", "인터넷", revision=0, final=False)
+    partial_after_final = final("c1", "인터넷", revision=0, is_final=False)
     assert manager.handle(partial_after_final) == []
     manager.end("c1", save=False)
 
 
-def test_same_words_in_a_new_revision_do_not_rerun(deps):
+def test_same_words_in_a_new_revision_do_not_rerun(deps, final):
     manager = SessionManager(deps)
     manager.start("c2")
-    manager.handle(_event("c2", "유심을 바꾸고 싶어요", revision=1))
-    out = manager.handle(_event("c2", "유심을  바꾸고 싶어요", revision=2))
+    manager.handle(final("c2", "유심을 바꾸고 싶어요", revision=1))
+    out = manager.handle(final("c2", "유심을  바꾸고 싶어요", revision=2))
     assert [type(e).__name__ for e in out] == ["TranscriptEvent"]
     manager.end("c2", save=False)
 
 
-def test_empty_and_huge_utterances(deps):
+def test_empty_and_huge_utterances(deps, final):
     manager = SessionManager(deps)
     manager.start("c3")
-    assert [type(e).__name__ for e in manager.handle(_event("c3", "   ", segment="customer-0001"))] == ["TranscriptEvent"]
+    assert [type(e).__name__ for e in manager.handle(final("c3", "   ", segment="customer-0001"))] == ["TranscriptEvent"]
     huge = "요금이 너무 많이 나왔어요 " * 400  # about 5,600 characters
-    out = manager.handle(_event("c3", huge, segment="customer-0002"))
+    out = manager.handle(final("c3", huge, segment="customer-0002"))
     assert any(isinstance(e, InsightEvent) for e in out)
     summary = manager.end("c3", save=False)
     assert summary.call_id == "c3"
 
 
-def test_one_speaker_call_still_summarizes(deps, tmp_path):
+def test_one_speaker_call_still_summarizes(deps, final, tmp_path):
     manager = SessionManager(deps, CallLog(tmp_path / "log.sqlite3"))
     manager.start("c4")
     for i, text in enumerate(["여보세요?", "요금제를 바꾸고 싶은데요", "더 싼 요금제 있나요?"]):
-        manager.handle(_event("c4", text, segment=f"customer-{i:04d}", at=i * 3.0))
+        manager.handle(final("c4", text, segment=f"customer-{i:04d}", at=i * 3.0))
     summary = manager.end("c4")
     assert "plan_change" in summary.intents
     assert dict(summary.checklist)["greet_team_name"] is False
     assert manager.call_log.call("c4")["disposition"] == summary.disposition
 
 
-def test_call_that_never_ends_is_expired_and_saved(deps, tmp_path):
+def test_call_that_never_ends_is_expired_and_saved(deps, final, tmp_path):
     manager = SessionManager(deps, CallLog(tmp_path / "log.sqlite3"))
     manager.start("c5")
-    manager.handle(_event("c5", "인터넷이 안 돼요"))
+    manager.handle(final("c5", "인터넷이 안 돼요"))
     assert manager.expire(now=time.monotonic() + deps.guide.session_timeout_s + 1)
     assert manager.live_calls() == [] and manager.call_log.call("c5") is not None
 
@@ -88,7 +70,7 @@ def test_two_calls_with_the_same_id(deps):
     manager.end("same", save=False)
 
 
-def test_one_failing_call_does_not_affect_another(deps):
+def test_one_failing_call_does_not_affect_another(deps, final):
     """Fault injection around the real classifier: one call's poisoned utterance raises."""
     real = deps.classify
 
@@ -100,9 +82,9 @@ def test_one_failing_call_does_not_affect_another(deps):
     manager = SessionManager(dataclasses.replace(deps, classify=classify))
     manager.start("bad")
     manager.start("good")
-    out = manager.handle(_event("bad", "POISON 요금 문의"))
+    out = manager.handle(final("bad", "POISON 요금 문의"))
     assert [e.kind for e in out if type(e).__name__ == "Alert"] == ["system"]
-    good = manager.handle(_event("good", "로밍 요금이 궁금해요"))
+    good = manager.handle(final("good", "로밍 요금이 궁금해요"))
     assert any(isinstance(e, InsightEvent) and e.intent == "roaming" for e in good)
     assert manager.end("bad", save=False).call_id == "bad"
     manager.end("good", save=False)

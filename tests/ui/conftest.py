@@ -1,17 +1,13 @@
 """The web app on a free loopback port with a temporary data dir, and headless Chromium.
 
-The KB index for the shipped kb/ is built once and kept in the system temp dir (keyed by the
-articles and the encoder weights), so the module does not spend a minute re-encoding it.
+A fresh data dir is seeded from kb/ with the article vectors `assist models build` made
+(models/kb-vectors.sqlite3), so nothing is re-encoded at start.
 Screenshots go to the test's tmp dir, or to $ASSIST_UI_SCREENSHOTS (docs/screenshots).
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import socket
-import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,29 +39,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _kb_cache_dir() -> Path:
-    digest = hashlib.sha1()
-    for path in sorted((REPO / "kb" / "articles").glob("*.md")):
-        digest.update(path.name.encode() + path.read_bytes())
-    weights = REPO / "models" / "e5-small-ko" / "model.safetensors"
-    if weights.is_file():
-        digest.update(f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}".encode())
-    return Path(tempfile.gettempdir()) / f"assist-ui-test-kb-{digest.hexdigest()[:16]}"
-
-
-def _keep_kb(data: Path, cache: Path) -> None:
-    """Copy the seeded, indexed KB (consistent SQLite backup) for the next run."""
-    if cache.exists() or not (data / "kb.sqlite3").is_file():
-        return
-    work = cache.with_name(cache.name + f".tmp{os.getpid()}")
-    work.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(data / "kb.sqlite3") as src, sqlite3.connect(work / "kb.sqlite3") as dst:
-        src.backup(dst)
-    if (data / "index").is_dir():
-        shutil.copytree(data / "index", work / "index")
-    work.rename(cache)
-
-
 def wait_for_heads(timeout_s: float = 0.0) -> None:
     """The NLU heads are built by `make models`; fail clearly when they are missing."""
     from assist.nlu.model import CARD_FILE, default_model_dirs
@@ -88,14 +61,10 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     settings = Settings(root=root, model_dir=REPO / "models", kb_dir=REPO / "kb",
                         demo_dir=REPO / "demo",
                         ui=UiOptions(warm_asr=False, max_upload_mb=1.0, poll_ms=250))
-    cache = _kb_cache_dir()
-    if cache.is_dir():
-        shutil.copytree(cache, settings.data_path, dirs_exist_ok=True)
     write_users(users_path(settings), [User(role, role, hash_password(password))
                                        for role, password in PASSWORDS.items()])
     served = serve(settings, block=False, port=_free_port(), announce=lambda _: None,
                    speak_demos=False)
-    _keep_kb(settings.data_path, cache)
     shots = Path(os.environ.get("ASSIST_UI_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
     shots.mkdir(parents=True, exist_ok=True)
     yield AppServer(served.url, settings, served, shots, PASSWORDS)

@@ -50,7 +50,15 @@ def clear(page: Page, elem_id: str) -> None:
 
 
 def shot(page: Page, server, name: str) -> None:
-    page.screenshot(path=str(server.shots / f"{name}.png"), full_page=True)
+    """A full-page PNG, reduced to 256 colors (exact for these flat colors) to stay small."""
+    from PIL import Image
+
+    path = server.shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
+                                             dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
 
 
 def test_each_role_sees_its_tabs_and_a_wrong_password_is_refused(browser, app_server) -> None:
@@ -59,10 +67,13 @@ def test_each_role_sees_its_tabs_and_a_wrong_password_is_refused(browser, app_se
     for role, tabs in expected.items():
         page = login(browser, app_server, role)
         expect(page.locator("#user-label")).to_contain_text(role)
-        expect(page.get_by_role("tab")).to_have_text(tabs)
+        # the tab bar is hidden when there is one tab only (agents): count the tab buttons
+        expect(page.locator("#tabs [role=tablist] [role=tab]")).to_have_text(tabs)
+        expect(page.locator("#agent-panel")).to_be_visible()
         page.context.close()
     page = browser.new_page(locale="ko-KR")
     page.goto(app_server.url)
+    expect(page.locator("#login-go")).to_be_visible(timeout=WAIT_MS)
     shot(page, app_server, "login")
     page.locator("#login-name input").fill("agent")
     page.locator("#login-password input").fill("wrong-password")
@@ -189,6 +200,8 @@ def test_hostile_article_text_shows_as_text_and_runs_nothing(browser, app_server
     page = login(browser, app_server, "editor", width=1280)
     tab(page, "지식 관리")
     page.locator("#kb-new").click()
+    # the blank form arrives from the server: fill it only after that, or it is wiped
+    expect(page.locator("#kb-msg")).to_contain_text("새 문서를 씁니다", timeout=WAIT_MS)
     field(page, "kb-id").fill("hostile-01")
     field(page, "kb-title").fill(HOSTILE_TITLE)
     pick(page, "kb-intents", "환불 (refund)")
@@ -226,6 +239,7 @@ def test_evaluation_upload_shows_metrics_plot_and_reports(browser, app_server, t
     page = login(browser, app_server, "evaluator", width=1280)
     tab(page, "모델 평가")
     page.locator("#eval-upload input[type=file]").set_input_files(_intent_file(app_server.repo, tmp_path))
+    expect(page.locator("#eval-upload")).to_contain_text("intent_eval", timeout=WAIT_MS)
     page.locator("#eval-run").click()
     expect(page.locator("#eval-summary")).to_contain_text("정확도", timeout=60_000)
     expect(page.locator("#eval-plot")).to_be_visible()
@@ -242,6 +256,34 @@ def test_evaluation_upload_shows_metrics_plot_and_reports(browser, app_server, t
     page.locator("#eval-feedback").click()
     page.locator("#eval-feedback-go").click()
     expect(page.locator("#eval-feedback")).to_contain_text("피드백")
+    page.context.close()
+
+
+def test_retrieval_evaluation_reports_recall(browser, app_server, tmp_path) -> None:
+    rows = [("이번 달에 제가 얼마 내야 하는지 알고 싶어서 전화했어요", "billing_inquiry-01"),
+            ("어제 저녁부터 집 인터넷이 아예 안 돼요", "internet_outage-01"),
+            ("해외여행 가는데 로밍 요금제 뭐가 좋아요", "roaming-01"),
+            ("휴대폰을 잃어버렸어요 분실 신고 해주세요", "lost_device-01|lost_device-02"),
+            ('<img src=x onerror="window.__pwned=4"> 위약금 얼마예요', "termination_fee-01")]
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("query\tarticle_ids\n" + "".join(f"{q}\t{ids}\n" for q, ids in rows),
+                       "utf-8")
+    page = login(browser, app_server, "evaluator", width=1280)
+    tab(page, "모델 평가")
+    page.locator("#eval-kind").get_by_text("지식 검색").click()
+    # choosing a kind clears the upload box: upload only once the help has changed
+    expect(page.locator("#eval-help")).to_contain_text("article_ids", timeout=WAIT_MS)
+    expect(page.locator("#eval-model-a")).to_be_hidden()
+    page.locator("#eval-upload input[type=file]").set_input_files(queries)
+    expect(page.locator("#eval-upload")).to_contain_text("queries", timeout=WAIT_MS)
+    page.locator("#eval-run").click()
+    summary = page.locator("#eval-summary")
+    expect(summary).to_contain_text("recall@3", timeout=60_000)
+    expect(summary).to_contain_text("혼합 검색")
+    expect(summary).to_contain_text("MRR")
+    expect(page.locator("#eval-msg")).to_contain_text("지식 검색 · queries.tsv")
+    expect(page.locator("#eval-files")).to_contain_text(".csv")
+    assert page.evaluate("() => window.__pwned") is None
     page.context.close()
 
 
@@ -269,6 +311,7 @@ def test_wrong_corrupt_and_oversize_uploads_get_korean_messages(browser, app_ser
     expect(page.locator("#call-status")).to_contain_text("진행 중인 통화가 없습니다")
     tab(page, "모델 평가")
     page.locator("#eval-upload input[type=file]").set_input_files(notes)
+    expect(page.locator("#eval-upload")).to_contain_text("notes", timeout=WAIT_MS)
     page.locator("#eval-run").click()
     expect(page.locator("#eval-msg")).to_contain_text("지원하지 않는 파일 형식입니다", timeout=WAIT_MS)
     page.context.close()

@@ -167,3 +167,18 @@ def test_zip_cannot_write_outside_its_folder(tmp_path: Path) -> None:
     with pytest.raises(UploadError, match="허용되지 않는 경로"):
         safe_extract(archive, tmp_path / "out", 10)
     assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+def test_the_topic_stays_up_while_the_customer_only_says_yes() -> None:
+    from assist.session.events import InsightEvent
+    from assist.ui.render import flow_html, insight_html
+
+    said_yes = InsightEvent("c1", "s2", "none", 0.97, (("none", 0.97),), "neutral", 0.8, 0.1,
+                            "neutral", "m", topic="billing_inquiry")
+    html = insight_html(said_yes, [0.0, 0.1])
+    assert "요금 조회" in html and "방금: 정보 없는 발화 97%" in html
+    on_topic = InsightEvent("c1", "s3", "refund", 0.91, (("refund", 0.91),), "neutral", 0.8, 0.1,
+                            "neutral", "m", topic="refund")
+    assert "신뢰도 91%" in insight_html(on_topic, [])
+    flow = flow_html("inquiry", ["greeting"], (("greet_team_name", True),))
+    assert "소속·이름 밝히기" in flow and 'title="첫인사에서 소속 팀과 이름 밝히기"' in flow
