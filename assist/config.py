@@ -90,6 +90,10 @@ class AsrOptions(_Options):
     language: str = "ko"
     whisper_compute_type: str = "int8"
     whisper_threads: int = Field(2, ge=1)
+    whisper_nice: int = Field(
+        5, ge=0, le=19, description="Whisper decoding threads run this much lower in CPU priority "
+        "than the rest of the process (first pass, NLU, KB search), so under load finals wait a "
+        "little instead of partials and suggestions (0: same priority; Linux threads only).")
     whisper_beam_size: int = Field(1, ge=1)
     whisper_max_batch_s: float = Field(
         24.0, description="Queued segments are packed into one decode up to this audio length."

@@ -7,6 +7,7 @@ gaps and split back by word timestamps: throughput grows with load instead of a 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import re
 import threading
@@ -59,10 +60,14 @@ class WhisperEngine:
         self.opts = opts
         self.prompt = prompt
         self.hotwords = hotwords
+        before = _thread_ids()
         self.model = WhisperModel(
             str(model_dir), device="cpu", compute_type=opts.whisper_compute_type,
             cpu_threads=opts.whisper_threads, num_workers=1,
         )
+        if opts.whisper_nice:  # CTranslate2 starts its compute threads on the first decode
+            self._transcribe(np.zeros(RATE_HZ // 2, dtype=np.float32))
+            lower_priority(_thread_ids() - before, opts.whisper_nice)
 
     def decode(self, audios: Sequence[np.ndarray]) -> list[WhisperResult]:
         """Transcribe each audio; packed into as few windows as possible."""
@@ -103,6 +108,22 @@ class WhisperEngine:
                 continue
             words += [Word(w.word.strip(), w.start, w.end, w.probability) for w in seg.words or ()]
         return [w for w in words if w.text]
+
+
+def _thread_ids() -> set[int]:
+    try:
+        return {int(t) for t in os.listdir("/proc/self/task")}
+    except OSError:  # not Linux: priorities stay as they are
+        return set()
+
+
+def lower_priority(thread_ids: set[int], nice: int) -> None:
+    """Raise the niceness of these threads of this process by ``nice`` (allowed unprivileged)."""
+    for tid in thread_ids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+        except (OSError, AttributeError):  # gone already, or no per-thread priorities here
+            pass
 
 
 def _result_for(words: list[Word], start: float, end: float, gap_s: float) -> WhisperResult:
@@ -177,6 +198,8 @@ class WhisperWorker:
         self._thread.join(timeout=60)
 
     def _run(self) -> None:
+        if self.engine.opts.whisper_nice:  # this thread prepares features and splits results
+            lower_priority({threading.get_native_id()}, self.engine.opts.whisper_nice)
         while True:
             job = self._queue.get()
             if job is None:

@@ -14,7 +14,8 @@ is built before the clock starts). Per N it reports:
   changed, its Suggestions arrive in the same batch); "suggestion" only the finals that produced
   a new Suggestions card (the session sends none when nothing changed);
 - dropped events: per call, sequence numbers missing between 1 and the summary's ``seq``
-  (a missing summary counts too), plus media sockets that did not close with 1000;
+  (a missing summary and duplicates count too); media sockets that did not close with 1000
+  are counted apart;
 - the server's CPU time and peak RSS (with its worker processes), and how much CPU other
   processes used meanwhile (the bench machine may be shared).
 """

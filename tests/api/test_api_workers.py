@@ -1,12 +1,17 @@
-"""The engine boundary: NLU in 2 worker processes equals in-process; one call's failure stays there."""
+"""The engine boundary: NLU and recognition in 2 worker processes equal in-process (also behind the
+websocket API); one call's failure stays there."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import time
 
 import numpy as np
 import pytest
+import soxr
+from api_helpers import STOP, LiveServer, api_settings, closed_with, media_messages, start_message
 from rapidfuzz.fuzz import ratio
-from api_helpers import api_settings
 
 from assist.api.auth import Principal
 from assist.api.hub import CallHub
@@ -111,3 +116,39 @@ def test_recognition_in_two_worker_processes_matches_in_process(api_root, engine
             assert any(e.revision == 2 and e.call_id == call_id for e in events)
     finally:
         pool.close()
+
+
+def test_server_with_recognition_in_two_worker_processes_streams_calls(tmp_path, deps, speech_clip):
+    """The same websocket API with ``api.asr_processes = 2``: two calls land on two processes."""
+    settings = api_settings(tmp_path, asr_processes=2)
+    server = LiveServer(settings, deps, None).start()
+    try:
+        recognition = server.app.state.api.recognition
+        assert len(set(recognition.pids())) == 2 and os.getpid() not in recognition.pids()
+        speech = soxr.resample(speech_clip[0][: 16000 * 6], 16000, 8000).astype(np.float32)
+        stereo = np.zeros((len(speech) + 16000, 2), np.float32)
+        stereo[4000:4000 + len(speech), 0] = speech  # the customer speaks, the agent listens
+        with contextlib.ExitStack() as stack:
+            sockets = [stack.enter_context(server.ws("/v1/media")) for _ in range(2)]
+            for index, ws in enumerate(sockets):
+                ws.send(start_message(f"pool-{index}"))
+            deadline = time.monotonic() + 30
+            while len(recognition._home) < 2:
+                assert time.monotonic() < deadline, "calls did not open"
+                time.sleep(0.05)
+            assert sorted(recognition._home.values()) == [0, 1]  # one call per process
+            for message in media_messages(stereo):
+                for ws in sockets:
+                    ws.send(message)
+            for ws in sockets:
+                ws.send(STOP)
+                assert closed_with(ws) == (1000, "call ended")
+        for index in range(2):
+            with server.ws(f"/v1/calls/pool-{index}/events") as ws:
+                events = [json.loads(ws.recv(timeout=30))]
+                while events[-1]["type"] != "CallSummary":
+                    events.append(json.loads(ws.recv(timeout=30)))
+            finals = [e for e in events if e["type"] == "TranscriptEvent" and e["is_final"]]
+            assert any(e["engine"] == "whisper" and e["text"] for e in finals), events
+    finally:
+        server.stop()

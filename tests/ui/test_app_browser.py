@@ -188,7 +188,7 @@ def _import_and_export(page: Page, tmp_path: Path) -> None:
         source = tmp_path / f"import-{len(rows)}.jsonl"
         source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
         upload.set_input_files(source)
-        expect(page.locator("#kb-upload")).to_contain_text(source.name, timeout=WAIT_MS)
+        expect(page.locator("#kb-upload")).to_contain_text(source.stem, timeout=WAIT_MS)
         page.locator("#kb-import").click()
         expect(page.locator("#kb-import-msg")).to_contain_text(message, timeout=WAIT_MS)
         clear(page, "kb-upload")
@@ -304,7 +304,7 @@ def test_wrong_corrupt_and_oversize_uploads_get_korean_messages(browser, app_ser
     for path, message in ((notes, "지원하지 않는 파일 형식입니다 (.txt)"),
                           (corrupt, "녹음 파일을 읽을 수 없습니다"), (big, "파일이 너무 큽니다")):
         upload.set_input_files(path)
-        expect(page.locator("#call-upload")).to_contain_text(path.name, timeout=WAIT_MS)
+        expect(page.locator("#call-upload")).to_contain_text(path.stem, timeout=WAIT_MS)
         page.locator("#call-start").click()
         expect(page.locator("#call-msg")).to_contain_text(message, timeout=WAIT_MS)
         clear(page, "call-upload")
