@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assist.config import Settings, UiOptions
+from assist.guide.events import Answer
 from assist.kb.scripts import load_scripts
 from assist.session.deps import SessionDeps
 from assist.session.log import CallLog
@@ -27,16 +28,6 @@ class _Insight:
     sentiment_score: float
 
 
-@dataclass
-class _Hit:
-    article_id: str
-    version: int
-    title: str
-    say: str
-    why: str
-    score: float
-
-
 def _hub(tmp_path: Path, idle_s: float = 300.0) -> CallHub:
     settings = Settings(root=tmp_path, kb_dir=REPO / "kb", demo_dir=REPO / "demo",
                         ui=UiOptions(idle_call_s=idle_s, warm_asr=False))
@@ -45,8 +36,8 @@ def _hub(tmp_path: Path, idle_s: float = 300.0) -> CallHub:
         intent = "billing_inquiry" if "요금" in text else "none"
         return _Insight(intent, 0.9, ((intent, 0.9),), "neutral", 0.5)
 
-    def search(utterances: list[str], intent: str | None) -> list[_Hit]:
-        return [_Hit("billing_inquiry-01", 1, "요금 안내", "요금은 25일에 나갑니다.", "키워드 요금", 1.0)]
+    def search(utterances: list[str], intent: str | None) -> list[Answer]:
+        return [Answer("billing_inquiry-01", 1, "요금 안내", "요금은 25일에 나갑니다.", "키워드 요금", 1.0)]
 
     session = SessionDeps(classify, search, load_scripts(REPO / "kb" / "scripts"), lambda t: t,
                           settings.retrieve, settings.guide, "fake")
