@@ -36,6 +36,16 @@ def tmp_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def session_deps(tmp_path_factory: pytest.TempPathFactory):
+    """Real session dependencies (NLU, KB search over a fresh store, scripts), built once."""
+    from assist.session.loader import build_deps
+
+    root = tmp_path_factory.mktemp("session")
+    return build_deps(Settings(root=root, model_dir=REPO / "models", kb_dir=REPO / "kb",
+                               demo_dir=REPO / "demo"))
+
+
+@pytest.fixture(scope="session")
 def speech_dev() -> Path:
     """Real spontaneous Korean speech (ko_speech_dev) beside the repo."""
     path = SHARED_DATA / "ko_speech_dev"

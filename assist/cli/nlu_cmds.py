@@ -69,7 +69,8 @@ def _register_train(train: argparse.ArgumentParser) -> None:
     train.add_argument("--augment", type=int, default=None, help="ASR-noise copies per row")
     train.add_argument("--epochs", type=int, default=2, help="setfit/lora epochs")
     train.add_argument("--max-minutes", type=float, default=30.0)
-    train.add_argument("--c", type=float, default=30.0, help="inverse L2 strength")
+    train.add_argument("--c", type=float, default=None,
+                       help="inverse L2 strength (default: 30 for intent, 100 for sentiment)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--name", default="")
     train.add_argument("--note", default="", help="written into the model card")
@@ -149,7 +150,7 @@ def _transfer(args: argparse.Namespace, out: Path):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from assist.nlu.train import TrainOptions, train_model
+    from assist.nlu.train import PRODUCT_OPTIONS, TrainOptions, train_model
 
     settings = get_settings()
     data, dev, dev_name, out = _train_inputs(args, settings)
@@ -162,7 +163,8 @@ def run_train(args: argparse.Namespace) -> int:
         if args.holdout or len(aux) != len(data):
             raise AssistError("--aux-label-column needs every row labeled twice and no --holdout.")
     opts = TrainOptions(task=args.what, method=args.method, name=args.name, seed=args.seed,
-                        c=args.c, augment_copies=args.augment, oos_label=args.oos_label,
+                        c=args.c if args.c is not None else PRODUCT_OPTIONS[args.what].c,
+                        augment_copies=args.augment, oos_label=args.oos_label,
                         extra=_transfer(args, out), extra_weight=args.transfer_weight,
                         epochs=args.epochs, max_minutes=args.max_minutes, aux_labels=aux,
                         lexical=not args.no_char, note=args.note)
@@ -234,6 +236,9 @@ def _show(report, name: str) -> None:
     if report.oos:
         console.print(f"out-of-scope '{report.oos['label']}': in-scope accuracy "
                       f"{report.oos['in_scope_accuracy']:.4f}, oos recall {report.oos['oos_recall']:.4f}")
+        console.print("had the threshold been: " + "; ".join(
+            f"{row['threshold']:.2f} -> {row['in_scope_accuracy']:.3f} / {row['oos_recall']:.3f}"
+            for row in report.oos["by_threshold"][::2]) + " (in-scope accuracy / oos recall)")
     if report.unknown_labels:
         console.print("[yellow]labels the model does not know (counted as errors):[/] " +
                       ", ".join(f"{label} ({n})" for label, n in report.unknown_labels))

@@ -41,7 +41,7 @@ class ClassificationReport:
     unknown_labels: tuple[tuple[str, int], ...]  # gold labels the model cannot predict
     unsure_rate: float
     accuracy_when_sure: float
-    oos: dict | None = None  # in_scope_accuracy, oos_recall, oos_precision
+    oos: dict | None = None  # in_scope_accuracy, oos_recall, oos_precision, by_threshold
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -89,6 +89,24 @@ def _oos(gold: Sequence[str], pred: Sequence[str], oos_label: str) -> dict:
             "oos_precision": round(sum(g == oos_label for g in said_oos) / max(1, len(said_oos)), 4)}
 
 
+def _oos_curve(gold: Sequence[str], top: Sequence[str], confidence: Sequence[float],
+               oos_label: str) -> list[dict]:
+    """In-scope accuracy and out-of-scope recall had the threshold been t: the trade-off an
+    evaluator picks a threshold from (the model's own is tuned on training data only)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    gold_arr, top_arr = np.asarray(gold), np.asarray(top)
+    is_oos = gold_arr == oos_label
+    out = []
+    for t in np.round(np.arange(0.0, 0.951, 0.05), 2):
+        pred = np.where(conf < t, oos_label, top_arr)
+        out.append({"threshold": float(t),
+                    "in_scope_accuracy": round(float((pred[~is_oos] == gold_arr[~is_oos]).mean()), 4)
+                    if (~is_oos).any() else 0.0,
+                    "oos_recall": round(float((pred[is_oos] == oos_label).mean()), 4)
+                    if is_oos.any() else 0.0})
+    return out
+
+
 def score_classification(gold: Sequence[str], ranked: Sequence[Sequence[str]],
                          confidence: Sequence[float], model_labels: Sequence[str],
                          unsure: Sequence[bool] | None = None, final: Sequence[str] | None = None,
@@ -121,7 +139,9 @@ def score_classification(gold: Sequence[str], ranked: Sequence[Sequence[str]],
         unknown_labels=tuple(sorted(unknown.items())),
         unsure_rate=round(float(unsure_arr.mean()) if n else 0.0, 4),
         accuracy_when_sure=round(float(correct[sure].mean()) if sure.any() else 0.0, 4),
-        oos=_oos(gold, pred, oos_label) if oos_label else None,
+        oos=_oos(gold, pred, oos_label) | {"by_threshold": _oos_curve(
+            gold, [r[0] if r else "" for r in ranked], confidence, oos_label)}
+        if oos_label else None,
     )
 
 

@@ -172,18 +172,31 @@ def export_onnx(settings: Settings, quantize: bool = True, progress: Progress = 
     report = {"selected": candidates[chosen].name, "rule": f"int8 only if intent accuracy and "
               f"sentiment macro-F1 drop <= {MAX_DROP_POINTS} points vs torch on data/nlu dev",
               "checks": checks, "seconds": round(time.monotonic() - started, 1),
-              "encoder": base_dir.name}
+              "encoder": base_dir.name, "heads": _heads_digest(settings)}
     (out / "export.json").write_text(json.dumps(report, indent=1) + "\n", "utf-8")
     progress(f"onnx: selected {report['selected']} ({report['seconds']} s)")
     return report
 
 
+def _heads_digest(settings: Settings) -> str:
+    """Which intent/sentiment heads the int8-or-fp32 choice was checked with."""
+    from assist.nlu.model import default_model_dirs
+
+    digest = hashlib.sha256()
+    for folder in default_model_dirs(settings):
+        head = Path(folder) / "head.safetensors"
+        digest.update(head.read_bytes() if head.is_file() else b"-")
+    return digest.hexdigest()[:16]
+
+
 def ensure_onnx(settings: Settings, progress: Progress = print) -> dict:
-    """Export once; later calls reuse the folder while export.json names an existing file."""
+    """Export once; later calls reuse the folder while export.json names an existing file and
+    was checked with the current heads (retrained heads may no longer tolerate int8)."""
     report_path = onnx_dir(settings) / "export.json"
     if report_path.is_file():
         report = json.loads(report_path.read_text("utf-8"))
-        if (onnx_dir(settings) / report.get("selected", "-")).is_file():
+        if ((onnx_dir(settings) / report.get("selected", "-")).is_file()
+                and report.get("heads") == _heads_digest(settings)):
             progress(f"onnx: up to date ({report['selected']})")
             return {"selected": report["selected"]}
     return {"selected": export_onnx(settings, True, progress)["selected"]}

@@ -18,6 +18,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
 FIELD_NAMES = (("title", "제목"), ("tags", "태그"), ("answer", "답변"), ("steps", "절차"),
                ("questions", "예상 질문"))
 MAX_SENTENCE_CHARS = 90
+# Words that match nearly every article and tell the agent nothing about why this one came up
+# (they still count for BM25, whose idf already weighs them down).
+GENERIC_WORDS = frozenset({"이번", "지난", "다음", "달", "월", "일", "오늘", "어제", "내일", "요즘",
+                           "지금", "제", "저희", "우리", "고객", "번", "거", "때문", "혹시",
+                           "얼마", "어떻게", "왜", "언제", "뭐", "확인", "문의", "가능"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +42,8 @@ def sentences(article: Article) -> tuple[str, ...]:
 def explain(article: Article, query_texts: Iterable[str], semantic: bool) -> Explanation:
     """Matched keywords (with the fields they are in) and the sentence sharing most with the query."""
     texts = list(query_texts)
-    query_terms = list(dict.fromkeys(t for text in texts for t in content_morphemes(text)))
+    query_terms = list(dict.fromkeys(t for text in texts for t in content_morphemes(text)
+                                     if t not in GENERIC_WORDS))
     query_grams = {g for text in texts for g in char_bigrams(text)}
     field_terms = {
         "title": set(content_morphemes(article.title)),

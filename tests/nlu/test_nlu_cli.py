@@ -42,3 +42,20 @@ def test_train_cli_bad_file_is_one_sentence(cli_env, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "error:" in err and "line 2" in err and "Traceback" not in err
+
+
+def test_out_of_scope_scores_and_threshold_trade_off():
+    from assist.evaluate.classification import score_classification
+
+    gold = ["a", "a", "b", "oos", "oos"]
+    ranked = [["a", "b"], ["a", "b"], ["a", "b"], ["b", "a"], ["oos", "a"]]
+    confidence = [0.9, 0.4, 0.8, 0.3, 0.7]
+    final = ["a", "oos", "a", "oos", "oos"]  # the model's own threshold 0.5
+    report = score_classification(gold, ranked, confidence, ["a", "b", "oos"], final=final,
+                                  oos_label="oos")
+    assert report.oos["in_scope_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report.oos["oos_recall"] == 1.0 and report.oos["oos_precision"] == pytest.approx(2 / 3, abs=1e-4)
+    curve = {row["threshold"]: row for row in report.oos["by_threshold"]}
+    assert curve[0.0] == {"threshold": 0.0, "in_scope_accuracy": pytest.approx(2 / 3, abs=1e-4),
+                          "oos_recall": 0.5}  # no threshold: the 0.3 "b" stays wrong
+    assert curve[0.35]["oos_recall"] == 1.0 and curve[0.95]["in_scope_accuracy"] == 0.0

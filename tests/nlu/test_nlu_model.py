@@ -111,3 +111,25 @@ def test_heads_for_other_weights_are_refused(tiny_model, nlu_settings, tmp_path)
         load_nlu(nlu_settings, intent_dir=bad, with_sentiment=False)
     assert check_probe(load_task(tiny_model), load_nlu(
         nlu_settings, intent_dir=tiny_model, with_sentiment=False).encoder) > 0.99
+
+
+def test_vector_cache_encodes_only_new_texts(product_nlu, tmp_path):
+    from assist.nlu.train import embed
+
+    class Counting:
+        """The real encoder, counting the texts it is asked to encode."""
+
+        def __init__(self, encoder) -> None:
+            self.encoder, self.dim, self.fingerprint, self.seen = encoder, encoder.dim, "probe", 0
+
+        def encode_queries(self, texts, batch_size=32):
+            self.seen += len(texts)
+            return self.encoder.encode_queries(texts, batch_size)
+
+    encoder = Counting(product_nlu.encoder)
+    first = embed(encoder, ["요금이 많이 나왔어요", "유심 재발급"], tmp_path)
+    again = embed(encoder, ["유심 재발급", "인터넷이 안 돼요", "요금이 많이 나왔어요"], tmp_path)
+    assert encoder.seen == 3  # two, then only the one new text
+    np.testing.assert_allclose(again[[2, 0]], first, atol=1e-6)
+    np.testing.assert_allclose(again[1], product_nlu.encoder.encode_queries(["인터넷이 안 돼요"])[0],
+                               atol=1e-5)

@@ -34,6 +34,7 @@ def test_hits_say_the_answer_and_why(searcher):
     assert top.say == article.answer and top.title == article.title and top.version == article.version
     assert top.method == "hybrid" and "납부" in top.keywords and "납부" in top.why
     assert top.sentence and top.sentence[:50] in top.why and "제목" in top.why
+    assert "이번" not in top.keywords and "달" not in top.keywords  # says nothing about why
 
 
 def test_unspaced_asr_style_query_finds_the_article(searcher):

@@ -1,23 +1,16 @@
-"""One set of real session dependencies (NLU, KB search over a fresh store, scripts) per run."""
+"""Session fixtures: the shared real dependencies under their short name, transcript events."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from assist.asr.events import TranscriptEvent
-from assist.config import Settings
-from assist.session.loader import build_deps
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def deps(tmp_path_factory):
-    root = tmp_path_factory.mktemp("session")
-    return build_deps(Settings(root=root, model_dir=REPO / "models", kb_dir=REPO / "kb",
-                               demo_dir=REPO / "demo"))
+def deps(session_deps):
+    return session_deps
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,12 @@
-"""Live calls of the app without models: ownership per login, replay, end, autosave, idle end."""
+"""Live calls of the app on the real engine: ownership per login, replay, end, autosave, idle end."""
 from __future__ import annotations
 
 import sqlite3
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from assist.config import Settings, UiOptions
-from assist.guide.events import Answer
-from assist.kb.scripts import load_scripts
+from assist.evaluate.calls import expected_for
 from assist.session.deps import SessionDeps
 from assist.session.log import CallLog
 from assist.session.replay import read_transcript
@@ -19,35 +17,19 @@ from assist.ui.sources import demo_calls, paced_turns
 REPO = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class _Insight:
-    intent: str
-    intent_score: float
-    top_intents: tuple
-    sentiment: str
-    sentiment_score: float
-
-
-def _hub(tmp_path: Path, idle_s: float = 300.0) -> CallHub:
+def _hub(tmp_path: Path, deps: SessionDeps, idle_s: float = 300.0) -> CallHub:
+    """A call hub on the real NLU, KB search and scripts; its call log in ``tmp_path``."""
     settings = Settings(root=tmp_path, kb_dir=REPO / "kb", demo_dir=REPO / "demo",
                         ui=UiOptions(idle_call_s=idle_s, warm_asr=False))
-
-    def classify(text: str) -> _Insight:
-        intent = "billing_inquiry" if "요금" in text else "none"
-        return _Insight(intent, 0.9, ((intent, 0.9),), "neutral", 0.5)
-
-    def search(utterances: list[str], intent: str | None) -> list[Answer]:
-        return [Answer("billing_inquiry-01", 1, "요금 안내", "요금은 25일에 나갑니다.", "키워드 요금", 1.0)]
-
-    session = SessionDeps(classify, search, load_scripts(REPO / "kb" / "scripts"), lambda t: t,
-                          settings.retrieve, settings.guide, "fake")
-    deps = AppDeps(settings, session, None, None, CallLog(settings.data_path / "calls.sqlite3"))
-    return CallHub(deps, settings.ui)
+    app = AppDeps(settings, deps, None, None, CallLog(settings.data_path / "calls.sqlite3"))
+    return CallHub(app, settings.ui)
 
 
-def test_a_replayed_call_is_owned_by_its_login_and_saved_once(tmp_path: Path) -> None:
-    hub = _hub(tmp_path)
+def test_a_replayed_call_is_owned_by_its_login_and_saved_once(tmp_path: Path,
+                                                               session_deps: SessionDeps) -> None:
+    hub = _hub(tmp_path, session_deps)
     demo = demo_calls(hub.deps.settings)[0]
+    expected = expected_for(demo.path)
     call = hub.start("token-a", "kim", "demo")
     turns = read_transcript(demo.path, call.call_id)
     hub.run(call, lambda live: hub.feed(live, paced_turns(turns, 1000.0, live.stop)))
@@ -56,19 +38,22 @@ def test_a_replayed_call_is_owned_by_its_login_and_saved_once(tmp_path: Path) ->
     assert hub.get("token-a", call.call_id) is call
     view = call.view
     assert view.status == "ended" and view.summary is not None
-    assert view.cards and view.cards[0].article_id == "billing_inquiry-01"
-    assert view.stage and view.checklist and "billing_inquiry" in view.summary.intents
-    hub.feedback(call, "billing_inquiry-01", "up")
+    assert view.cards and view.stage and view.checklist
+    assert expected["intents"][0] in view.summary.intents
+    card = view.cards[0].article_id
+    hub.feedback(call, card, "up")
     hub.save(call, "요약을 고쳤습니다.", "billing_inquiry:resolved")
     with sqlite3.connect(tmp_path / "var" / "calls.sqlite3") as db:
         assert db.execute("SELECT summary, disposition FROM calls").fetchall() == [
             ("요약을 고쳤습니다.", "billing_inquiry:resolved")]
-        assert db.execute("SELECT kind, agent FROM feedback").fetchall() == [("up", "kim")]
+        assert db.execute("SELECT kind, agent, article_id FROM feedback").fetchall() == [
+            ("up", "kim", card)]
     hub.close()
 
 
-def test_a_new_call_ends_and_saves_the_previous_one(tmp_path: Path) -> None:
-    hub = _hub(tmp_path)
+def test_a_new_call_ends_and_saves_the_previous_one(tmp_path: Path,
+        session_deps: SessionDeps) -> None:
+    hub = _hub(tmp_path, session_deps)
     first = hub.start("token-a", "kim", "mic")
     second = hub.start("token-a", "kim", "mic")
     assert first.view.status == "saved" and second.live
@@ -78,18 +63,20 @@ def test_a_new_call_ends_and_saves_the_previous_one(tmp_path: Path) -> None:
     hub.close()
 
 
-def test_a_call_nobody_feeds_is_ended_and_saved(tmp_path: Path) -> None:
-    hub = _hub(tmp_path, idle_s=1.0)
+def test_a_call_nobody_feeds_is_ended_and_saved(tmp_path: Path,
+        session_deps: SessionDeps) -> None:
+    hub = _hub(tmp_path, session_deps, idle_s=1.0)
     call = hub.start("token-a", "kim", "mic")
     hub.reap(now=call.last_activity + 5.0)
     assert call.view.status == "saved"
     assert "입력이 없어" in call.view.notice
 
 
-def test_a_failing_feeder_ends_its_call_with_a_korean_notice(tmp_path: Path) -> None:
+def test_a_failing_feeder_ends_its_call_with_a_korean_notice(tmp_path: Path,
+        session_deps: SessionDeps) -> None:
     from assist.config import AssistError
 
-    hub = _hub(tmp_path)
+    hub = _hub(tmp_path, session_deps)
     done = threading.Event()
 
     def broken(live) -> None:
