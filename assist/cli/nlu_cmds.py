@@ -162,8 +162,11 @@ def run_train(args: argparse.Namespace) -> int:
                     args.data or default_train_files(settings)).labels
         if args.holdout or len(aux) != len(data):
             raise AssistError("--aux-label-column needs every row labeled twice and no --holdout.")
-    opts = TrainOptions(task=args.what, method=args.method, name=args.name, seed=args.seed,
-                        c=args.c if args.c is not None else PRODUCT_OPTIONS[args.what].c,
+    product = PRODUCT_OPTIONS[args.what]
+    default_name = product.name if not args.data and args.method == product.method else ""
+    opts = TrainOptions(task=args.what, method=args.method, name=args.name or default_name,
+                        seed=args.seed,
+                        c=args.c if args.c is not None else product.c,
                         augment_copies=args.augment, oos_label=args.oos_label,
                         extra=_transfer(args, out), extra_weight=args.transfer_weight,
                         epochs=args.epochs, max_minutes=args.max_minutes, aux_labels=aux,
