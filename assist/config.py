@@ -137,6 +137,10 @@ class NluOptions(_Options):
         "onnx", description="Encoder runtime: onnx (the ONNX export, onnxruntime: fp32, or int8 "
         "when it keeps intent and sentiment within 0.5 points; 2.4x faster than torch per "
         "utterance in `assist bench nlu`), or torch. Training always encodes with torch.")
+    onnx_int8: bool = Field(False, description="Let the ONNX export select its int8 model when "
+                            "intent and sentiment stay within 0.5 points of torch. Off by default: "
+                            "KB search shares the encoder and int8 lowered its dev recall@1 "
+                            "0.837 -> 0.792.")
     intent_model: str = Field("", description="Intent model folder ('': the heads bundled in "
                               "assist/nlu/trained, or models/nlu/intent when `make models` had "
                               "to retrain them for other encoder weights).")

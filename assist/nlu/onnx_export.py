@@ -3,7 +3,8 @@
 ``export_onnx`` reads top to bottom: wrap the BERT body with mean pooling + L2 norm (so the
 graph returns the sentence vector) -> export fp32 -> quantize the linear layers to int8 ->
 compare both with torch (cosine) and the default intent/sentiment heads on the dev split ->
-keep int8 only if intent accuracy and sentiment macro-F1 stay within 0.5 points.
+keep int8 only if `nlu.onnx_int8` allows it and intent accuracy and sentiment macro-F1 stay
+within 0.5 points (KB search shares the encoder, and int8 costs it recall@1).
 The choice is written to export.json; ``nlu.backend = "onnx"`` then loads it.
 """
 from __future__ import annotations
@@ -168,9 +169,11 @@ def export_onnx(settings: Settings, quantize: bool = True, progress: Progress = 
     if "int8" in checks:
         drop_intent = (checks["torch"]["intent"]["accuracy"] - checks["int8"]["intent"]["accuracy"]) * 100
         drop_sent = (checks["torch"]["sentiment"]["macro_f1"] - checks["int8"]["sentiment"]["macro_f1"]) * 100
-        chosen = "int8" if max(drop_intent, drop_sent) <= MAX_DROP_POINTS else "fp32"
-    report = {"selected": candidates[chosen].name, "rule": f"int8 only if intent accuracy and "
-              f"sentiment macro-F1 drop <= {MAX_DROP_POINTS} points vs torch on data/nlu dev",
+        within = max(drop_intent, drop_sent) <= MAX_DROP_POINTS
+        chosen = "int8" if within and settings.nlu.onnx_int8 else "fp32"
+    report = {"selected": candidates[chosen].name, "rule": f"int8 only if nlu.onnx_int8 and intent "
+              f"accuracy and sentiment macro-F1 drop <= {MAX_DROP_POINTS} points vs torch on "
+              "data/nlu dev", "int8_allowed": settings.nlu.onnx_int8,
               "checks": checks, "seconds": round(time.monotonic() - started, 1),
               "encoder": base_dir.name, "heads": _heads_digest(settings)}
     (out / "export.json").write_text(json.dumps(report, indent=1) + "\n", "utf-8")
@@ -196,7 +199,8 @@ def ensure_onnx(settings: Settings, progress: Progress = print) -> dict:
     if report_path.is_file():
         report = json.loads(report_path.read_text("utf-8"))
         if ((onnx_dir(settings) / report.get("selected", "-")).is_file()
-                and report.get("heads") == _heads_digest(settings)):
+                and report.get("heads") == _heads_digest(settings)
+                and report.get("int8_allowed") == settings.nlu.onnx_int8):
             progress(f"onnx: up to date ({report['selected']})")
             return {"selected": report["selected"]}
     return {"selected": export_onnx(settings, True, progress)["selected"]}

@@ -41,3 +41,10 @@ def test_onnx_backend_keeps_the_answers(nlu_settings, export_report, product_nlu
     checks = export_report["checks"]
     assert abs(checks["torch"]["intent"]["accuracy"] - checks[
         "int8" if "int8" in export_report["selected"] else "fp32"]["intent"]["accuracy"]) <= 0.005
+
+
+def test_int8_is_selected_only_when_allowed(nlu_settings, export_report):
+    """KB search shares the encoder, so int8 needs nlu.onnx_int8 as well as the NLU check."""
+    assert export_report["int8_allowed"] == nlu_settings.nlu.onnx_int8
+    if not nlu_settings.nlu.onnx_int8:
+        assert export_report["selected"] == "model.onnx"
