@@ -182,11 +182,14 @@ def export_onnx(settings: Settings, quantize: bool = True, progress: Progress = 
 
 
 def _heads_digest(settings: Settings) -> str:
-    """Which intent/sentiment heads the int8-or-fp32 choice was checked with."""
+    """Which intent/sentiment heads the int8-or-fp32 choice was checked with: the configured or
+    bundled folders and the retrained fallback in models/nlu (``resolve_task_dir`` picks one of
+    them, and telling which needs the encoder)."""
     from assist.nlu.model import default_model_dirs
 
+    retrained = [settings.models_path / "nlu" / task for task in ("intent", "sentiment")]
     digest = hashlib.sha256()
-    for folder in default_model_dirs(settings):
+    for folder in [*default_model_dirs(settings), *retrained]:
         head = Path(folder) / "head.safetensors"
         digest.update(head.read_bytes() if head.is_file() else b"-")
     return digest.hexdigest()[:16]

@@ -372,8 +372,4 @@ def ensure_default_nlu(settings: Settings, progress: Progress = print) -> dict:
             data = read_many(default_train_files(settings), label_column=task, allowed=codes)
             train_model(settings, data, PRODUCT_OPTIONS[task], out / task, progress=progress)
         entry = {"source": "trained", "path": str(out)}
-    if settings.nlu.backend == "onnx":
-        from assist.nlu.onnx_export import ensure_onnx
-
-        entry["onnx"] = ensure_onnx(settings, progress)
-    return entry
+    return entry  # the ONNX export is checked against these heads by the build step after
