@@ -55,7 +55,11 @@ def _register_train(train: argparse.ArgumentParser) -> None:
     train.add_argument("--holdout", type=float, default=0.0,
                        help="keep this fixed-seed stratified fraction out, score it, save it "
                        "as heldout.jsonl in the model folder")
-    train.add_argument("--oos-label", help="label that low-confidence answers become")
+    train.add_argument("--oos-label", help="out-of-scope label: utterances no closer to the "
+                       "in-scope training rows than to this label's rows get it")
+    train.add_argument("--oos-recall", type=float, default=0.9,
+                       help="out-of-scope recall the threshold is tuned for, on --dev data when "
+                       "it has out-of-scope rows (default 0.9)")
     train.add_argument("--transfer", type=Path, nargs="+",
                        help="extra labeled data always on the training side (e.g. ko_reviews)")
     train.add_argument("--transfer-limit", type=int, default=0, help="rows kept (0: all)")
@@ -168,6 +172,7 @@ def run_train(args: argparse.Namespace) -> int:
                         seed=args.seed,
                         c=args.c if args.c is not None else product.c,
                         augment_copies=args.augment, oos_label=args.oos_label,
+                        oos_recall=args.oos_recall,
                         extra=_transfer(args, out), extra_weight=args.transfer_weight,
                         epochs=args.epochs, max_minutes=args.max_minutes, aux_labels=aux,
                         lexical=not args.no_char, note=args.note)
@@ -175,6 +180,10 @@ def run_train(args: argparse.Namespace) -> int:
     result = train_model(settings, data, opts, out, dev, progress=lambda m: err.log(m),
                          dev_name=dev_name)
     for split, m in result.card["metrics"].items():
+        if "oos_recall" in m:
+            console.print(f"{split:>14}: in-scope accuracy {m['in_scope_accuracy']:.4f} "
+                          f"(n {m['n_in_scope']}), oos recall {m['oos_recall']:.4f} (n {m['n_oos']})")
+            continue
         console.print(f"{split:>14}: n {m['n']}, accuracy {m['accuracy']:.4f}, macro-F1 "
                       f"{m['macro_f1']:.4f}, top-3 {m['top3_accuracy']:.4f}, ECE {m['ece']:.4f}")
     console.print(f"model folder: {result.folder} ({result.seconds:.0f} s)")
@@ -186,9 +195,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _predict(settings: Settings, folder: Path | None, task: str, texts: list[str], backend,
              only: list[str] | None = None):
-    """(TaskModel, per-row decisions) for one model folder; ``only`` restricts the choice."""
-    import numpy as np
-
+    """(TaskModel, per-row decisions, probabilities, neighbor scores) for one model folder;
+    ``only`` restricts the choice."""
     from assist.nlu.model import (clean_text, encoder_for, load_encoder_backend, load_task,
                                   resolve_task_dir)
     from assist.nlu.train import embed
@@ -198,26 +206,9 @@ def _predict(settings: Settings, folder: Path | None, task: str, texts: list[str
     model = load_task(folder, settings.nlu.unsure_threshold if task == "intent" else None)
     encoder = encoder_for(settings, model, folder, shared)
     cleaned = [clean_text(t, settings.nlu.max_chars)[0] or "." for t in texts]
-    probs = model.head.probs(embed(encoder, cleaned, desc=f"encode ({folder.name})"), cleaned)
-    if only:
-        keep = np.array([label in only for label in model.labels])
-        probs = np.where(keep, probs, 0.0)
-        probs = probs / np.clip(probs.sum(1, keepdims=True), 1e-12, None)
-    decisions = [model.decide(row, top_k=max(3, min(5, len(model.labels)))) for row in probs]
-    return model, decisions, np.asarray(probs)
-
-
-def _report(model, decisions, gold: list[str]):
-    from assist.evaluate.classification import score_classification
-
-    fallback_is_label = model.fallback is not None and model.fallback != "unsure"
-    final = [label if (fallback_is_label or not unsure) else top[0][0]
-             for label, _, top, unsure in decisions]
-    return score_classification(
-        gold, [[lab for lab, _ in top] for _, _, top, _ in decisions],
-        [top[0][1] for _, _, top, _ in decisions], model.labels,
-        unsure=[u for *_, u in decisions], final=final,
-        oos_label=model.fallback if fallback_is_label else None)
+    decisions, probs, scope = model.decide_many(
+        embed(encoder, cleaned, desc=f"encode ({folder.name})"), cleaned, only=only)
+    return model, decisions, probs, scope
 
 
 def _show(report, name: str) -> None:
@@ -238,9 +229,10 @@ def _show(report, name: str) -> None:
                   f"{report.accuracy_when_sure:.4f})")
     if report.oos:
         console.print(f"out-of-scope '{report.oos['label']}': in-scope accuracy "
-                      f"{report.oos['in_scope_accuracy']:.4f}, oos recall {report.oos['oos_recall']:.4f}")
-        console.print("had the threshold been: " + "; ".join(
-            f"{row['threshold']:.2f} -> {row['in_scope_accuracy']:.3f} / {row['oos_recall']:.3f}"
+                      f"{report.oos['in_scope_accuracy']:.4f}, oos recall {report.oos['oos_recall']:.4f}; "
+                      f"gate score ({report.oos['score']}) AUROC {report.oos['auroc']}")
+        console.print(f"had the threshold ({report.oos['score']}) been: " + "; ".join(
+            f"{row['threshold']:.3f} -> {row['in_scope_accuracy']:.3f} / {row['oos_recall']:.3f}"
             for row in report.oos["by_threshold"][::2]) + " (in-scope accuracy / oos recall)")
     if report.unknown_labels:
         console.print("[yellow]labels the model does not know (counted as errors):[/] " +
@@ -248,7 +240,7 @@ def _show(report, name: str) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from assist.evaluate.classification import plot_confusion
+    from assist.evaluate.classification import plot_confusion, score_decisions
     from assist.nlu.augment import noisy_copies
 
     settings = get_settings()
@@ -261,9 +253,9 @@ def run_eval(args: argparse.Namespace) -> int:
     folders = list(args.compare) if args.compare else [args.model]
     results = []
     for folder in folders:
-        model, decisions, _ = _predict(settings, folder, args.what, texts, args.backend,
-                                       args.only_labels)
-        report = _report(model, decisions, list(data.labels))
+        model, decisions, _, scope = _predict(settings, folder, args.what, texts, args.backend,
+                                              args.only_labels)
+        report, _ = score_decisions(model, decisions, list(data.labels), scope)
         name = model.name if folder is None else str(folder)
         _show(report, name)
         png = args.png or settings.data_path / "eval" / f"{args.what}_confusion.png"

@@ -89,15 +89,16 @@ def _oos(gold: Sequence[str], pred: Sequence[str], oos_label: str) -> dict:
             "oos_precision": round(sum(g == oos_label for g in said_oos) / max(1, len(said_oos)), 4)}
 
 
-def _oos_curve(gold: Sequence[str], top: Sequence[str], confidence: Sequence[float],
-               oos_label: str) -> list[dict]:
+def _oos_curve(gold: Sequence[str], top: Sequence[str], gate: Sequence[float],
+               oos_label: str, thresholds: np.ndarray) -> list[dict]:
     """In-scope accuracy and out-of-scope recall had the threshold been t: the trade-off an
-    evaluator picks a threshold from (the model's own is tuned on training data only)."""
-    conf = np.asarray(confidence, dtype=np.float64)
+    evaluator picks a threshold from. ``gate`` is what the threshold applies to (the top
+    label's probability, or a neighbor score); ``top`` the best in-scope label."""
+    conf = np.asarray(gate, dtype=np.float64)
     gold_arr, top_arr = np.asarray(gold), np.asarray(top)
     is_oos = gold_arr == oos_label
     out = []
-    for t in np.round(np.arange(0.0, 0.951, 0.05), 2):
+    for t in thresholds:
         pred = np.where(conf < t, oos_label, top_arr)
         out.append({"threshold": float(t),
                     "in_scope_accuracy": round(float((pred[~is_oos] == gold_arr[~is_oos]).mean()), 4)
@@ -107,16 +108,47 @@ def _oos_curve(gold: Sequence[str], top: Sequence[str], confidence: Sequence[flo
     return out
 
 
+def _oos_report(gold: Sequence[str], pred: Sequence[str], ranked: Sequence[Sequence[str]],
+                confidence: Sequence[float], oos_label: str, scope: Sequence[float] | None) -> dict:
+    """Out-of-scope figures and the threshold trade-off on the model's own gate: probability
+    steps of 0.05, or for a neighbor score the values that set aside 0-20% of the rows in
+    0.5% steps."""
+    top = [r[0] if r else "" for r in ranked]
+    gate = np.asarray(confidence if scope is None else scope, dtype=np.float64)
+    if scope is None:
+        steps = np.round(np.arange(0.0, 0.951, 0.05), 2)
+    else:
+        steps = np.unique(np.round(np.quantile(gate, np.linspace(0.0, 0.2, 41)), 3))
+    return _oos(gold, pred, oos_label) | {
+        "score": "probability" if scope is None else "neighbors",
+        "auroc": _auroc(gate, np.asarray(gold) != oos_label),
+        "by_threshold": _oos_curve(gold, top, gate, oos_label, steps)}
+
+
+def _auroc(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """How well the gate's score alone separates in-scope from out-of-scope rows (1.0: a
+    threshold exists that makes no mistake; 0.5: no better than chance)."""
+    from sklearn.metrics import roc_auc_score
+
+    if positive.all() or not positive.any():
+        return None
+    return round(float(roc_auc_score(positive, score)), 4)
+
+
 def score_classification(gold: Sequence[str], ranked: Sequence[Sequence[str]],
                          confidence: Sequence[float], model_labels: Sequence[str],
                          unsure: Sequence[bool] | None = None, final: Sequence[str] | None = None,
-                         oos_label: str | None = None) -> ClassificationReport:
+                         oos_label: str | None = None,
+                         scope: Sequence[float] | None = None) -> ClassificationReport:
     """``ranked``: each row's labels best first (top-3 at least); ``final``: the model's answer
-    where it differs from the top label (an out-of-scope fallback), else the top label."""
+    where it differs from the top label (an out-of-scope fallback), else the top label;
+    ``scope``: per-row neighbor scores when the model gates out-of-scope by them."""
     n = len(gold)
     pred = list(final) if final is not None else [r[0] if r else "" for r in ranked]
     correct = np.array([g == p for g, p in zip(gold, pred)], dtype=np.float64)
-    top3 = np.array([g in list(r)[:3] for g, r in zip(gold, ranked)], dtype=np.float64)
+    # top-3: what the model would show, its answer (an out-of-scope verdict too) then the best others
+    shown = [[p] + [lab for lab in r if lab != p] for p, r in zip(pred, ranked)]
+    top3 = np.array([g in r[:3] for g, r in zip(gold, shown)], dtype=np.float64)
     unsure_arr = np.array(unsure if unsure is not None else [False] * n, dtype=bool)
     known = set(model_labels)
     unknown = Counter(g for g in gold if g not in known)
@@ -139,9 +171,7 @@ def score_classification(gold: Sequence[str], ranked: Sequence[Sequence[str]],
         unknown_labels=tuple(sorted(unknown.items())),
         unsure_rate=round(float(unsure_arr.mean()) if n else 0.0, 4),
         accuracy_when_sure=round(float(correct[sure].mean()) if sure.any() else 0.0, 4),
-        oos=_oos(gold, pred, oos_label) | {"by_threshold": _oos_curve(
-            gold, [r[0] if r else "" for r in ranked], confidence, oos_label)}
-        if oos_label else None,
+        oos=_oos_report(gold, pred, ranked, confidence, oos_label, scope) if oos_label else None,
     )
 
 
@@ -187,3 +217,19 @@ def plot_confusion(report: ClassificationReport, path: Path, title: str) -> Path
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def score_decisions(model, decisions: Sequence[tuple], gold: Sequence[str],
+                    scope: Sequence[float] | None = None) -> tuple[ClassificationReport, list[str]]:
+    """Report for ``TaskModel.decide_many`` output, and the final labels. An "unsure" answer
+    is scored as its top label (the panel shows it as a guess); an out-of-scope fallback is
+    scored as that label."""
+    fallback_is_label = model.fallback is not None and model.fallback != "unsure"
+    final = [label if (fallback_is_label or not unsure) else top[0][0]
+             for label, _, top, unsure in decisions]
+    report = score_classification(
+        gold, [[lab for lab, _ in top] for _, _, top, _ in decisions],
+        [top[0][1] for _, _, top, _ in decisions], model.labels,
+        unsure=[u for *_, u in decisions], final=final,
+        oos_label=model.fallback if fallback_is_label else None, scope=scope)
+    return report, final

@@ -24,7 +24,6 @@ __all__ = [
     "expected_calibration_error",
     "softmax",
     "tune_unsure_threshold",
-    "tune_oos_threshold",
 ]
 
 HEAD_FILE = "head.safetensors"
@@ -202,22 +201,3 @@ def tune_unsure_threshold(probs: np.ndarray, y: np.ndarray, target_precision: fl
         if not sure.any() or correct[sure].mean() >= target_precision:
             return round(float(threshold), 2)
     return ceiling
-
-
-def tune_oos_threshold(probs: np.ndarray, y: np.ndarray, oos_index: int,
-                       target_recall: float = 0.85) -> float:
-    """Lowest in-scope confidence threshold whose out-of-fold out-of-scope recall reaches
-    ``target_recall`` (the fewest in-scope answers given up for it); if none does, the one
-    with the best mean of in-scope accuracy and out-of-scope recall."""
-    in_scope = y != oos_index
-    best, best_score = 0.0, -1.0
-    for threshold in np.arange(0.0, 0.95, 0.01):
-        pred = probs.argmax(axis=1).copy()
-        pred[probs.max(axis=1) < threshold] = oos_index
-        rec = float((pred[~in_scope] == oos_index).mean()) if (~in_scope).any() else 0.0
-        if rec >= target_recall:
-            return round(float(threshold), 2)
-        acc = float((pred[in_scope] == y[in_scope]).mean()) if in_scope.any() else 0.0
-        if (acc + rec) / 2 > best_score + 1e-9:
-            best, best_score = float(threshold), (acc + rec) / 2
-    return round(best, 2)

@@ -19,6 +19,7 @@ import numpy as np
 
 from assist.config import AssistError, NluOptions, Settings
 from assist.nlu.heads import Head
+from assist.nlu.neighbors import NeighborScore
 
 __all__ = [
     "Insight",
@@ -76,17 +77,49 @@ class TaskModel:
     threshold: float
     fallback: str | None  # label given below the threshold; None: always the top label
     card: dict
+    neighbors: NeighborScore | None = None  # set: the threshold applies to its score
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.head.labels
 
-    def decide(self, probs: np.ndarray, top_k: int = 3) -> tuple[str, float, tuple, bool]:
-        """(label, score, top-k (label, score), unsure) for one probability row."""
+    def probs(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities; with a neighbor score the out-of-scope label is left to
+        it, so the head ranks only in-scope labels."""
+        probs = self.head.probs(vectors, texts)
+        if self.neighbors is not None and self.fallback in self.labels:
+            probs[:, self.labels.index(self.fallback)] = 0.0
+            probs /= np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)
+        return probs
+
+    def scope_scores(self, vectors: np.ndarray) -> np.ndarray | None:
+        """Neighbor scores (higher: more in scope), or None for a probability threshold."""
+        return None if self.neighbors is None else self.neighbors.score(vectors)
+
+    def decide_many(self, vectors: np.ndarray, texts: list[str], top_k: int | None = None,
+                    only: list[str] | None = None) -> tuple[list[tuple], np.ndarray, np.ndarray | None]:
+        """(decisions, probabilities, neighbor scores or None) for a batch, as evaluations
+        need them; ``only`` restricts the choice to those labels."""
+        probs = self.probs(vectors, texts)
+        scope = self.scope_scores(vectors)
+        if only:
+            keep = np.array([label in only for label in self.labels])
+            probs = np.where(keep, probs, 0.0)
+            probs = probs / np.clip(probs.sum(1, keepdims=True), 1e-12, None)
+        top_k = top_k or max(3, min(5, len(self.labels)))
+        decisions = [self.decide(row, top_k, None if scope is None else float(scope[i]))
+                     for i, row in enumerate(probs)]
+        return decisions, probs, scope
+
+    def decide(self, probs: np.ndarray, top_k: int = 3,
+               scope: float | None = None) -> tuple[str, float, tuple, bool]:
+        """(label, score, top-k (label, score), unsure) for one probability row; ``scope`` is
+        the row's neighbor score when the model has one."""
         order = np.argsort(-probs)[:top_k]
         top = tuple((self.labels[i], round(float(probs[i]), 4)) for i in order)
         label, score = top[0]
-        if self.fallback is not None and score < self.threshold:
+        gate = score if scope is None else scope
+        if self.fallback is not None and gate < self.threshold:
             return self.fallback, score, top, True
         return label, score, top, False
 
@@ -101,8 +134,10 @@ def load_task(folder: Path, threshold: float | None = None) -> TaskModel:
     head = Head.load(folder)
     tuned = float(card.get("threshold", 0.0))
     fallback = card.get("fallback_label")
+    neighbors = NeighborScore.load(folder) if card.get("threshold_score") == "neighbors" else None
     return TaskModel(card.get("name", folder.name), head,
-                     tuned if threshold is None else threshold, fallback, card)
+                     tuned if threshold is None or neighbors else threshold, fallback, card,
+                     neighbors)
 
 
 def clean_text(text: object, max_chars: int) -> tuple[str, str]:
@@ -138,16 +173,17 @@ class NluModel:
         todo = [i for i, (t, _) in enumerate(cleaned) if t]
         kept = [cleaned[i][0] for i in todo]
         vectors = self.encoder.encode_queries(kept, batch_size)
-        intent_p = self.intent.head.probs(vectors, kept) if todo else None
+        intent_p = self.intent.probs(vectors, kept) if todo else None
+        scope = self.intent.scope_scores(vectors) if todo else None
         sent_p = None
         if todo and self.sentiment is not None:
             if self.sentiment_encoder is not None:
                 vectors = self.sentiment_encoder.encode_queries(kept, batch_size)
-            sent_p = self.sentiment.head.probs(vectors, kept)
+            sent_p = self.sentiment.probs(vectors, kept)
         out = [self._empty() for _ in texts]
         for row, i in enumerate(todo):
             out[i] = self._insight(intent_p[row], None if sent_p is None else sent_p[row],
-                                   cleaned[i][1])
+                                   cleaned[i][1], None if scope is None else float(scope[row]))
         return out
 
     def vectors(self, texts: list[str]) -> np.ndarray:
@@ -159,8 +195,9 @@ class NluModel:
             out[todo] = self.encoder.encode_queries([cleaned[i] for i in todo])
         return out
 
-    def _insight(self, intent_p: np.ndarray, sent_p: np.ndarray | None, note: str) -> Insight:
-        intent, score, top, unsure = self.intent.decide(intent_p)
+    def _insight(self, intent_p: np.ndarray, sent_p: np.ndarray | None, note: str,
+                 scope: float | None = None) -> Insight:
+        intent, score, top, unsure = self.intent.decide(intent_p, scope=scope)
         sentiment, sentiment_score = "neutral", 0.0
         if sent_p is not None:
             sentiment, sentiment_score, _, _ = self.sentiment.decide(sent_p)

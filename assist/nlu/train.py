@@ -22,8 +22,9 @@ from assist.nlu.augment import noisy_copies
 from assist.nlu.data import (INTENT_CODES, SENTIMENT_CODES, LabeledData, check_min_per_class,
                              read_many)
 from assist.nlu.heads import (Head, expected_calibration_error, fit_logreg, fit_mlp,
-                              fit_temperature, softmax, tune_oos_threshold, tune_unsure_threshold)
+                              fit_temperature, softmax, tune_unsure_threshold)
 from assist.nlu.model import BUNDLED_DIR, CARD_FILE, PROBE_TEXTS, check_probe, load_task
+from assist.nlu.neighbors import NeighborScore, threshold_for_recall
 from assist.nlu.model_card import write_card
 
 __all__ = ["TrainOptions", "TrainResult", "train_model", "embed", "ensure_default_nlu",
@@ -50,7 +51,8 @@ class TrainOptions:
     augment_copies: int | None = None  # ASR-noise copies per row; None: NOISE_COPIES for Hangul
     folds: int = 5
     unsure_precision: float = 0.92  # out-of-fold precision the unsure threshold aims at
-    oos_label: str | None = None  # low confidence maps to this label (e.g. CLINC "oos")
+    oos_label: str | None = None  # far-from-training utterances get this label (CLINC "oos")
+    oos_recall: float = 0.9  # out-of-scope recall the threshold is tuned for (on dev if given)
     extra: LabeledData | None = None  # transfer data, always in the training side
     extra_weight: float = 0.3
     epochs: int = 2  # fine-tuning methods only
@@ -230,15 +232,69 @@ def _out_of_fold(fit: Callable[..., Head], x: np.ndarray, rows: _Rows, folds: in
     return logits, rows.y[core]
 
 
-def _threshold(opts: TrainOptions, probs: np.ndarray, y: np.ndarray,
-               labels: Sequence[str]) -> tuple[float, str | None, str]:
-    if opts.oos_label:
-        value = tune_oos_threshold(probs, y, list(labels).index(opts.oos_label))
-        return value, opts.oos_label, "lowest threshold with out-of-fold oos recall >= 0.85"
+def _threshold(opts: TrainOptions, probs: np.ndarray, y: np.ndarray) -> tuple[float, str | None, str]:
+    """The probability threshold under which an intent is "unsure" (none for sentiment)."""
     if opts.task == "intent":
         value = tune_unsure_threshold(probs, y, opts.unsure_precision)
         return value, "unsure", f"lowest score with out-of-fold precision >= {opts.unsure_precision}"
     return 0.0, None, "none: the top label is always given with its calibrated score"
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Out-of-scope gate of a taxonomy with an out-of-scope label: neighbors + threshold."""
+
+    neighbors: NeighborScore
+    threshold: float
+    rule: str
+    metrics: dict
+
+
+def _scope_gate(opts: TrainOptions, x: np.ndarray, y: np.ndarray, oos: int,
+                dev: tuple[np.ndarray, np.ndarray, np.ndarray] | None, dev_name: str) -> _Scope:
+    """Neighbor score from the original training rows; the threshold that reaches
+    ``opts.oos_recall`` on the dev split when it has out-of-scope rows (the figure reported
+    for it is cross-fitted: tuned on one half, scored on the other), else leave-one-out on the
+    training rows (optimistic: the encoder may have been tuned on them)."""
+    neighbors = NeighborScore.fit(x, y == oos)
+    if dev is not None and (dev[1] == oos).any():
+        dev_x, dev_y, top = dev
+        scores = neighbors.score(dev_x)
+        threshold = threshold_for_recall(scores, dev_y == oos, opts.oos_recall)
+        rule = (f"lowest neighbor-score threshold with oos recall >= {opts.oos_recall} on "
+                f"{dev_name}")
+        return _Scope(neighbors, threshold, rule,
+                      {f"{dev_name}_oos_crossfit": _crossfit(scores, dev_y, top, oos, opts)})
+    scores = NeighborScore.leave_one_out(x, y == oos)
+    threshold = threshold_for_recall(scores, y == oos, opts.oos_recall)
+    rule = (f"lowest neighbor-score threshold with leave-one-out oos recall >= "
+            f"{opts.oos_recall} on the training rows")
+    return _Scope(neighbors, threshold, rule, {})
+
+
+def _gated(scores: np.ndarray, top: np.ndarray, threshold: float, oos: int) -> np.ndarray:
+    return np.where(scores < threshold, oos, top)
+
+
+def _scope_figures(pred: np.ndarray, y: np.ndarray, oos: int) -> dict:
+    inside = y != oos
+    return {"n_in_scope": int(inside.sum()), "n_oos": int((~inside).sum()),
+            "in_scope_accuracy": round(float((pred[inside] == y[inside]).mean()), 4),
+            "oos_recall": round(float((pred[~inside] == oos).mean()), 4)}
+
+
+def _crossfit(scores: np.ndarray, y: np.ndarray, top: np.ndarray, oos: int,
+              opts: TrainOptions) -> dict:
+    """In-scope accuracy / oos recall with each half's threshold tuned on the other half, so
+    the dev figure is not scored on the rows that set its threshold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    pred = np.zeros_like(y)
+    halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=opts.seed)
+    for tune, test in halves.split(scores, y == oos):
+        t = threshold_for_recall(scores[tune], y[tune] == oos, opts.oos_recall)
+        pred[test] = _gated(scores[test], top[test], t, oos)
+    return _scope_figures(pred, y, oos)
 
 
 def _encoder_for(settings: Settings, opts: TrainOptions, data: LabeledData, out_dir: Path,
@@ -275,18 +331,36 @@ def train_model(settings: Settings, data: LabeledData, opts: TrainOptions, out_d
     oof_logits, oof_y = _out_of_fold(fit, x, rows, opts.folds, opts.seed)
     temperature = fit_temperature(oof_logits, oof_y)
     oof_probs = softmax(oof_logits / temperature)
-    threshold, fallback, rule = _threshold(opts, oof_probs, oof_y, labels)
-    progress(f"{opts.task}: temperature {temperature:.3f}, threshold {threshold:.2f}; final fit")
+    progress(f"{opts.task}: temperature {temperature:.3f}; final fit")
     head = fit(x, rows.y, rows.weight, rows.texts).with_temperature(temperature)
     head.save(out_dir)
     metrics = {"out_of_fold": score_probs(oof_probs, oof_y, labels)
                | {"ece_before_scaling": round(expected_calibration_error(softmax(oof_logits), oof_y), 4)}}
+    dev_x = dev_y = None
     if dev is not None:
-        metrics |= _dev_metrics(encoder, head, dev, labels, cache, opts.seed, dev_name)
+        dev_x, dev_y, dev_metrics = _dev_metrics(encoder, head, dev, labels, cache, opts.seed,
+                                                 dev_name)
+        metrics |= dev_metrics
+    if opts.oos_label:
+        oos = list(labels).index(opts.oos_label)
+        top = None if dev is None else _in_scope_top(head, dev_x, list(dev.texts), oos)
+        gate = _scope_gate(opts, x[:len(data)], rows.y[:len(data)], oos,
+                           None if dev is None else (dev_x, dev_y, top), dev_name)
+        gate.neighbors.save(out_dir)
+        threshold, fallback, rule = gate.threshold, opts.oos_label, gate.rule
+        metrics |= gate.metrics
+        if dev is not None:  # in-sample when the threshold was tuned on this split
+            metrics[f"{dev_name}_oos"] = _scope_figures(
+                _gated(gate.neighbors.score(dev_x), top, threshold, oos), dev_y, oos)
+    else:
+        threshold, fallback, rule = _threshold(opts, oof_probs, oof_y)
+    progress(f"{opts.task}: threshold {threshold:.4f} ({rule})")
     card = {
         "name": opts.name or f"{opts.task}-{opts.method}", "task": opts.task,
         "method": opts.method, "labels": list(labels), "threshold": threshold,
-        "fallback_label": fallback, "threshold_rule": rule, "temperature": round(temperature, 4),
+        "fallback_label": fallback, "threshold_rule": rule,
+        "threshold_score": "neighbors" if opts.oos_label else "probability",
+        "temperature": round(temperature, 4),
         "encoder": _encoder_card(settings, encoder, opts, out_dir),
         "data": _data_card(data, opts, rows), "metrics": metrics,
         "training": {"seed": opts.seed, "c": opts.c, "folds": opts.folds,
@@ -299,18 +373,25 @@ def train_model(settings: Settings, data: LabeledData, opts: TrainOptions, out_d
 
 
 def _dev_metrics(encoder, head: Head, dev: LabeledData, labels: Sequence[str], cache: Path | None,
-                 seed: int, name: str) -> dict:
-    """Scores on the fixed dev split (rows with labels the model lacks count as wrong)."""
+                 seed: int, name: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(vectors, label indices, scores) of the fixed dev split; rows with labels the model
+    lacks count as wrong."""
     index = {label: i for i, label in enumerate(labels)}
     y = np.array([index.get(label, -1) for label in dev.labels])
     texts = list(dev.texts)
-    probs = head.probs(embed(encoder, texts, cache, "encode dev"), texts)
-    out = {name: score_probs(probs, y, labels)}
+    x = embed(encoder, texts, cache, "encode dev")
+    out = {name: score_probs(head.probs(x, texts), y, labels)}
     if _is_hangul(texts):
         noisy = noisy_copies(texts, seed=seed + 1000)
         probs = head.probs(embed(encoder, noisy, cache, "encode dev asr"), noisy)
         out[f"{name}_asr_noise"] = score_probs(probs, y, labels)
-    return out
+    return x, y, out
+
+
+def _in_scope_top(head: Head, x: np.ndarray, texts: list[str], oos: int) -> np.ndarray:
+    probs = head.probs(x, texts)
+    probs[:, oos] = -1.0
+    return probs.argmax(axis=1)
 
 
 def _encoder_card(settings: Settings, encoder, opts: TrainOptions, out_dir: Path) -> dict:

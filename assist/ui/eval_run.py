@@ -101,31 +101,20 @@ def _predict(deps: AppDeps, folder: Path, task: str, texts: list[str]):
     except AssistError as exc:
         raise AssistError(f"{model.name} 모델은 지금 인코더와 맞지 않아 평가할 수 없습니다. ({exc})") from exc
     cleaned = [clean_text(t, settings.nlu.max_chars)[0] or "." for t in texts]
-    probs = model.head.probs(encoder.encode_queries(cleaned), cleaned)
-    return model, [model.decide(row, top_k=max(3, min(5, len(model.labels)))) for row in probs]
-
-
-def _score(model, decisions, gold: list[str]):
-    from assist.evaluate.classification import score_classification
-
-    fallback_is_label = model.fallback is not None and model.fallback != "unsure"
-    final = [label if (fallback_is_label or not unsure) else top[0][0]
-             for label, _, top, unsure in decisions]
-    return score_classification(
-        gold, [[lab for lab, _ in top] for _, _, top, _ in decisions],
-        [top[0][1] for _, _, top, _ in decisions], model.labels,
-        unsure=[u for *_, u in decisions], final=final,
-        oos_label=model.fallback if fallback_is_label else None), final
+    decisions, _, scope = model.decide_many(encoder.encode_queries(cleaned), cleaned)
+    return model, decisions, scope
 
 
 def run_classification(deps: AppDeps, task: str, path: Path, folders: list[str],
                        source: str) -> EvalResult:
+    from assist.evaluate.classification import score_decisions
+
     data = read_labeled_file(path, task)
     gold, texts = list(data.labels), list(data.texts)
     names, reports, finals, confidences = [], [], [], []
     for folder in folders[:2]:
-        model, decisions = _predict(deps, Path(folder), task, texts)
-        report, final = _score(model, decisions, gold)
+        model, decisions, scope = _predict(deps, Path(folder), task, texts)
+        report, final = score_decisions(model, decisions, gold, scope)
         names.append(model.name)
         reports.append(report)
         finals.append(final)

@@ -55,6 +55,8 @@ def test_out_of_scope_scores_and_threshold_trade_off():
                                   oos_label="oos")
     assert report.oos["in_scope_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
     assert report.oos["oos_recall"] == 1.0 and report.oos["oos_precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report.oos["auroc"] == pytest.approx(5 / 6, abs=1e-4)  # 0.4 in scope < 0.7 oos
+    assert report.top3_accuracy == 1.0  # the out-of-scope verdict counts among the shown labels
     curve = {row["threshold"]: row for row in report.oos["by_threshold"]}
     assert curve[0.0] == {"threshold": 0.0, "in_scope_accuracy": pytest.approx(2 / 3, abs=1e-4),
                           "oos_recall": 0.5}  # no threshold: the 0.3 "b" stays wrong
